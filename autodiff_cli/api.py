@@ -1,0 +1,250 @@
+"""The library API: plain result objects the CLI renders, and the JSON schema.
+
+    >>> from autodiff_cli import grad
+    >>> r = grad("exp(sin(x^2))", x=2)
+    >>> round(r.gradients["f"]["x"], 6)
+    -1.226665
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+
+from .engine import Diagnostic, describe, forward, linearize, needed_nodes, reverse
+from .errors import NameLookupError, UsageError
+from .formulas import function_list, local_partial_formula
+from .graph import Program
+from .parse import parse
+from .printing import to_text
+
+CONVENTIONS = ("tensorflow", "pytorch", "jax")
+__all__ = ["GradResult", "function_list", "grad", "jsonable"]
+
+
+@dataclass
+class LocalPartial:
+    wrt: str  # the argument's label
+    formula: str
+    value: Any
+
+
+@dataclass
+class NodeRow:
+    id: int
+    name: str  # the node's name, or its expression when unnamed
+    expr: str
+    op: str
+    value: Any
+    local_partials: list[LocalPartial]
+    adjoints: dict[str, Any]  # target -> ∂target/∂node; absent where not connected
+
+
+@dataclass
+class GradResult:
+    """Everything `adiff grad` shows: forward values, local partials, adjoints, gradients."""
+
+    program: Program
+    inputs: dict[str, Any]
+    targets: dict[str, Any]  # target name -> value
+    wrt: list[str]
+    gradients: dict[str, dict[str, Any]]  # target -> wrt -> ∂target/∂wrt
+    not_connected: list[tuple[str, str]]
+    warnings: list[Diagnostic]
+    convention: str
+    values: list[Any] = field(repr=False, default_factory=list)
+    local_values: dict[tuple[int, int], Any] = field(repr=False, default_factory=dict)
+    adjoints: dict[str, dict[int, Any]] = field(repr=False, default_factory=dict)
+
+    def node_ids(self) -> list[int]:
+        """Nodes in evaluation order, inputs first; constants are not rows."""
+        graph = self.program.graph
+        inputs = list(self.program.inputs.values())
+        rest = [i for i, n in enumerate(graph.nodes) if n.op not in ("const", "input")]
+        return inputs + rest
+
+    def rows(self, ids: list[int] | None = None) -> Iterator[NodeRow]:
+        """The per-node rows; formulas are built only for the rows asked for."""
+        prog = self.program
+        graph = prog.graph
+        for nid in self.node_ids() if ids is None else ids:
+            node = graph[nid]
+            expr = to_text(graph, nid, prog.labels, limit=80)
+            name = prog.labels.get(nid, expr)
+            partials = []
+            for i, arg in enumerate(node.args):
+                if (nid, i) in self.local_values:
+                    arg_label = prog.labels.get(arg) or to_text(graph, arg, prog.labels, limit=40)
+                    partials.append(LocalPartial(arg_label, local_partial_formula(prog, nid, i),
+                                                 self.local_values[(nid, i)]))
+            adjoints = {t: adj[nid] for t, adj in self.adjoints.items() if nid in adj}
+            yield NodeRow(nid, name, expr, node.op, self.values[nid], partials, adjoints)
+
+    @property
+    def finite(self) -> bool:
+        """Whether every requested value (targets and gradients) is finite."""
+        vals = list(self.targets.values()) + [v for g in self.gradients.values() for v in g.values()]
+        return all(bool(np.isfinite(v).all()) for v in vals)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.finite else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of `adiff grad --json` (schema in the README)."""
+        first = next(iter(self.targets))
+        return {
+            "inputs": {k: jsonable(v) for k, v in self.inputs.items()},
+            "targets": {k: jsonable(v) for k, v in self.targets.items()},
+            "nodes": [{
+                "id": r.id, "name": r.name, "expr": r.expr, "op": r.op, "value": jsonable(r.value),
+                "local_partials": [{"wrt": p.wrt, "formula": p.formula, "value": jsonable(p.value)}
+                                   for p in r.local_partials],
+                "adjoint": jsonable(r.adjoints[first]) if first in r.adjoints else None,
+                "adjoints": {t: jsonable(v) for t, v in r.adjoints.items()},
+            } for r in self.rows()],
+            "gradients": {t: {w: jsonable(v) for w, v in g.items()} for t, g in self.gradients.items()},
+            "not_connected": [list(p) for p in self.not_connected],
+            "convention": self.convention,
+            "warnings": [w.to_dict() for w in self.warnings],
+        }
+
+
+def jsonable(value: Any) -> Any:
+    """Numbers for strict JSON: non-finite values become the strings "nan", "inf", "-inf"."""
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        v = float(arr)
+        if v != v:
+            return "nan"
+        if v in (float("inf"), float("-inf")):
+            return "inf" if v > 0 else "-inf"
+        return v
+    return [jsonable(x) for x in arr]
+
+
+_AT_ITEM = re.compile(r"\s*([^\W\d]\w*)\s*=")
+
+
+def split_assignments(text: str) -> list[tuple[str, str]]:
+    """`w1=-0.2,w2=0.2` → [("w1", "-0.2"), ("w2", "0.2")]; commas inside brackets stay."""
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(text + ","):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth == 0 and (i == len(text) or _AT_ITEM.match(text, i + 1)):
+            items.append(text[start:i])
+            start = i + 1
+    out = []
+    for item in items:
+        m = _AT_ITEM.match(item)
+        if not m:
+            raise UsageError(f"--at expects NAME=VALUE, got '{item.strip()}'")
+        out.append((m.group(1), item[m.end():].strip()))
+    return out
+
+
+def value_of(text: str) -> Any:
+    """An --at value: a number, or an expression of constants (`-0.2`, `pi/4`, `2^-3`)."""
+    try:
+        return np.float64(float(text))
+    except ValueError:
+        pass
+    prog = parse(text)
+    if prog.inputs:
+        raise UsageError(f"the value '{text}' uses the name '{next(iter(prog.inputs))}'; "
+                         "a value must be a number or an expression of numbers")
+    values, _ = forward(prog, {})
+    return values[prog.target]
+
+
+def _as_program(program: str | Program) -> Program:
+    return program if isinstance(program, Program) else parse(program)
+
+
+def _names(text_or_list: str | list[str] | None) -> list[str]:
+    if text_or_list is None:
+        return []
+    items = [text_or_list] if isinstance(text_or_list, str) else list(text_or_list)
+    return [n.strip() for item in items for n in item.split(",") if n.strip()]
+
+
+def input_values(prog: Program, at: dict[str, Any]) -> dict[str, Any]:
+    """Each input's value: the program's default, overridden by `at` (numbers or text)."""
+    unknown = [n for n in at if n not in prog.inputs]
+    if unknown:
+        has = ", ".join(prog.inputs) or "no inputs"
+        raise NameLookupError(f"--at {unknown[0]}=...: the program has no input '{unknown[0]}' "
+                              f"(its inputs: {has})")
+    values = {}
+    for name, node in prog.inputs.items():
+        if name in at:
+            raw = at[name]
+            values[name] = value_of(raw) if isinstance(raw, str) else np.float64(raw)
+        elif name in prog.defaults:
+            values[name] = np.float64(prog.defaults[name])
+        else:
+            token = prog.first_use.get(name)  # type: ignore[attr-defined]
+            raise NameLookupError(
+                f"the input '{name}' has no value: give it one with --at {name}=VALUE",
+                line=token.line if token else None, column=token.column if token else None,
+                source=prog.source)
+    return values
+
+
+def _resolve(prog: Program, names: list[str], option: str) -> list[int]:
+    out = []
+    for n in names:
+        node = prog.bindings.get(n, prog.inputs.get(n))
+        if node is None:
+            raise NameLookupError(f"{option} {n}: the program has no node named '{n}' "
+                                  f"(it has: {', '.join(prog.names())})")
+        out.append(node)
+    return out
+
+
+def grad(program: str | Program, *, of: str | list[str] | None = None,
+         wrt: str | list[str] | None = None, at: dict[str, Any] | None = None,
+         convention: str = "tensorflow", **inputs: Any) -> GradResult:
+    """Forward and reverse passes: the partials of each target (`of`, default the last
+    statement) with respect to each name in `wrt` (default: every input). Inputs are given
+    in `at` or as keyword arguments; persistent-tape semantics for intermediates."""
+    if convention not in CONVENTIONS:
+        raise UsageError(f"unknown convention '{convention}' (choose {', '.join(CONVENTIONS)})")
+    prog = _as_program(program)
+    at = {**(at or {}), **inputs}
+    values_in = input_values(prog, at)
+    of_names = _names(of) or [prog.target_name]
+    wrt_names = _names(wrt) or list(prog.inputs)
+    of_nodes = _resolve(prog, of_names, "--of")
+    wrt_nodes = _resolve(prog, wrt_names, "--wrt")
+
+    values, warnings = forward(prog, values_in)
+    lin = linearize(prog, values, needed_nodes(prog, of_nodes), convention)
+    warnings += lin.warnings
+    gradients: dict[str, dict[str, Any]] = {}
+    adjoints: dict[str, dict[int, Any]] = {}
+    not_connected = []
+    for t_name, t_node in zip(of_names, of_nodes):
+        adj = reverse(prog, lin, t_node, warnings if not any(w.kind == "non-finite" and
+                                                           w.message.startswith("reverse") for w in warnings) else None)
+        adjoints[t_name] = adj
+        gradients[t_name] = {}
+        for w_name, w_node in zip(wrt_names, wrt_nodes):
+            if w_node in adj:
+                gradients[t_name][w_name] = adj[w_node]
+            else:
+                gradients[t_name][w_name] = np.zeros_like(values[w_node])[()]
+                not_connected.append((t_name, w_name))
+    for t_name, t_node in zip(of_names, of_nodes):
+        if not bool(np.isfinite(values[t_node]).all()) and not warnings:
+            label, line, where = describe(prog, t_node)
+            warnings.append(Diagnostic("non-finite", f"{t_name} is not finite{where}", label, line))
+    return GradResult(prog, values_in, {t: values[n] for t, n in zip(of_names, of_nodes)},
+                      wrt_names, gradients, not_connected, warnings, convention, values,
+                      lin.local_partials, adjoints)

@@ -1,0 +1,139 @@
+"""The command line: a thin Typer layer over the library API. Errors are caught in one place."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from .errors import EXIT_INTERNAL, AdiffError, UsageError
+
+app = typer.Typer(
+    name="adiff", add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+    help="Derivatives of composed expressions, node by node: forward values, local partials, "
+         "reverse-pass adjoints.\n\nExit codes: 0 ok; 1 a requested value is not finite; "
+         "2 usage or parse error; 70 internal error.",
+)
+
+
+class Convention(str, Enum):
+    tensorflow = "tensorflow"
+    pytorch = "pytorch"
+    jax = "jax"
+
+
+# Options shared by the commands, declared once.
+ProgramArg = Annotated[Optional[str], typer.Argument(
+    help="The program text, e.g. \"exp(sin(x^2))\" or \"v = x^2; f = exp(v)\"; '-' reads standard input. "
+         "Use -- before a program that starts with '-'.", show_default=False)]
+FileOpt = Annotated[Optional[Path], typer.Option("--file", "-f", help="Read the program from FILE.",
+                                                 show_default=False)]
+AtOpt = Annotated[list[str], typer.Option(
+    "--at", help="Input values: --at x=2, repeatable; --at w1=-0.2,w2=0.2 works too.")]
+OfOpt = Annotated[list[str], typer.Option(
+    "--of", help="Targets to differentiate (default: the last statement); f,u or repeated.")]
+WrtOpt = Annotated[list[str], typer.Option(
+    "--wrt", help="Differentiate with respect to these names, inputs or named steps (default: every input).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (schema in the README).")]
+DigitsOpt = Annotated[int, typer.Option("--digits", min=1, max=17, help="Significant digits shown.")]
+ConventionOpt = Annotated[Convention, typer.Option(
+    "--convention", help="Partial used where an operation is not differentiable (abs or relu at 0, a max tie).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks of errors.")]
+
+
+def _handled(command: Callable[..., int | None]) -> Callable[..., None]:
+    """Turn AdiffError into its message and exit code; anything else is a bug (exit 70)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            code = command(*args, **kwargs) or 0
+        except AdiffError as err:
+            if kwargs.get("debug"):
+                raise
+            sys.stderr.write(err.render() + "\n")
+            raise typer.Exit(err.exit_code) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        except Exception as err:  # noqa: BLE001 - the one place a bug becomes a message
+            if kwargs.get("debug"):
+                raise
+            sys.stderr.write(f"internal error: {type(err).__name__}: {err}\n"
+                             "This is a bug in adiff; run again with --debug to see the traceback.\n")
+            raise typer.Exit(EXIT_INTERNAL) from None
+        raise typer.Exit(code)
+
+    return wrapper
+
+
+def read_program(program: str | None, file: Path | None) -> str:
+    if file is not None and program is not None:
+        raise UsageError("give the program as an argument or with -f FILE, not both")
+    if file is None and program is None:
+        raise UsageError("no program given: pass it as an argument, '-' for standard input, or -f FILE")
+    try:
+        if file is not None:
+            return file.read_text(encoding="utf-8")
+        if program == "-":
+            return sys.stdin.read()
+    except FileNotFoundError:
+        raise UsageError(f"cannot read {file}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"cannot read {file}: it is a folder") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"cannot read {file or 'standard input'}: it is not UTF-8 text") from None
+    except OSError as err:
+        raise UsageError(f"cannot read {file}: {err.strerror}") from None
+    return program  # type: ignore[return-value]
+
+
+def parse_at(items: list[str]) -> dict[str, str]:
+    from .api import split_assignments
+
+    at: dict[str, str] = {}
+    for item in items:
+        at.update(split_assignments(item))
+    return at
+
+
+@app.command()
+@_handled
+def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
+         of: OfOpt = [], wrt: WrtOpt = [], json_: JsonOpt = False, digits: DigitsOpt = 10,  # noqa: B006
+         convention: ConventionOpt = Convention.tensorflow,
+         all_nodes: Annotated[bool, typer.Option("--all-nodes", help="Show every node, however many.")] = False,
+         debug: DebugOpt = False) -> int:
+    """Every node's value, local partials and adjoint, then the gradient.
+
+    Example: adiff grad "exp(sin(x^2))" --at x=2
+    """
+    from . import api, render
+
+    result = api.grad(read_program(program, file), of=of, wrt=wrt, at=parse_at(at),
+                      convention=convention.value)
+    if json_:
+        sys.stdout.write(render.to_json(result.to_dict()) + "\n")
+    else:
+        render.print_tables(render.grad_tables(result, digits, all_nodes))
+        render.print_warnings(result.warnings)
+    return result.exit_code
+
+
+@app.command()
+@_handled
+def functions(debug: DebugOpt = False) -> int:
+    """The functions a program can call, with the derivative of each."""
+    from . import api, render
+
+    render.print_tables([render.functions_table(api.function_list())])
+    return 0
+
+
+def main() -> None:
+    app(prog_name="adiff")

@@ -1,0 +1,193 @@
+"""The numpy backend: the forward pass, the local partials of every edge, the reverse pass.
+
+Every pass is a loop over the node list in (reverse) topological order and returns plain
+dicts; none recurses and none knows any operation: the rules come from the op table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .graph import Program
+from .ops import OPS
+from .printing import to_text
+
+
+@dataclass
+class Diagnostic:
+    kind: str  # "non-finite", "undefined-derivative", "note"
+    message: str
+    node: str | None = None
+    line: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "node": self.node, "line": self.line, "message": self.message}
+
+
+@dataclass
+class Linearization:
+    """The forward values and each edge's local partial ∂node/∂arg, with what went wrong."""
+
+    values: list[Any]
+    local_partials: dict[tuple[int, int], Any]  # (node, argument position) -> value
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+def _all_finite(value: Any) -> bool:
+    return bool(np.isfinite(value).all())
+
+
+def describe(program: Program, node_id: int) -> tuple[str, int | None, str]:
+    """The node's label, its statement's line, and ' (line N: text)' for messages."""
+    label = program.labels.get(node_id) or to_text(program.graph, node_id, program.labels, limit=60)
+    stmt = program.statement_of(node_id)
+    if stmt is None:
+        return label, None, ""
+    return label, stmt.line, f" (line {stmt.line}: {stmt.text})"
+
+
+def forward(program: Program, inputs: dict[str, Any], dtype: Any = np.float64) -> tuple[list[Any], list[Diagnostic]]:
+    """Evaluate every node; warn at the first node whose value is not finite though its arguments are."""
+    graph = program.graph
+    values: list[Any] = [None] * len(graph)
+    warnings: list[Diagnostic] = []
+    with np.errstate(all="ignore"):
+        for node_id, node in enumerate(graph.nodes):
+            if node.op == "const":
+                values[node_id] = dtype(node.attr[0])
+            elif node.op == "input":
+                values[node_id] = inputs[node.attr]
+            else:
+                args = [values[a] for a in node.args]
+                value = OPS[node.op].evaluate(*args)
+                values[node_id] = value
+                if not warnings and not _all_finite(value) and all(_all_finite(a) for a in args):
+                    label, line, where = describe(program, node_id)
+                    shown = np.asarray(value).ravel()[~np.isfinite(np.asarray(value).ravel())][0]
+                    warnings.append(Diagnostic(
+                        "non-finite", f"forward pass: {label} is {shown} at this point{where}",
+                        label, line))
+    return values, warnings
+
+
+def linearize(program: Program, values: list[Any], needed: set[int],
+              convention: str = "tensorflow") -> Linearization:
+    """The local partial of every edge into a `needed` node's argument that is also needed,
+    with the convention's value at points where the operation is not differentiable."""
+    graph = program.graph
+    partials: dict[tuple[int, int], Any] = {}
+    warnings: list[Diagnostic] = []
+    noted: set[str] = set()
+    with np.errstate(all="ignore"):
+        for node_id in sorted(needed):
+            node = graph[node_id]
+            entry = OPS.get(node.op)
+            if entry is None:
+                continue
+            args = [values[a] for a in node.args]
+            y = values[node_id]
+            kink_mask = None
+            if entry.kink is not None:
+                mask = entry.kink.where(*args)
+                if np.any(mask):
+                    kink_mask = mask
+            for i, arg in enumerate(node.args):
+                if arg not in needed:
+                    continue
+                rule = entry.partials[i]
+                local = 0.0 if rule is None else rule(*args, y)
+                if kink_mask is not None:
+                    used = entry.kink.used[convention][i]
+                    if used is not None:
+                        local = np.where(kink_mask, used, local)[()]
+                partials[(node_id, i)] = local
+            if kink_mask is not None and any(a in needed for a in node.args):
+                warnings.append(_kink_warning(program, node_id, entry, convention))
+            if entry.note and entry.name not in noted:
+                noted.add(entry.name)
+                label, line, _ = describe(program, node_id)
+                warnings.append(Diagnostic("note", entry.note, label, line))
+    return Linearization(values, partials, warnings)
+
+
+def _kink_warning(program: Program, node_id: int, entry: Any, convention: str) -> Diagnostic:
+    label, line, where = describe(program, node_id)
+    used = entry.kink.used[convention]
+    others = ", ".join(f"{c}: {_fmt_used(v)}" for c, v in entry.kink.used.items() if c != convention)
+    return Diagnostic(
+        "undefined-derivative",
+        f"{label}{where}: the derivative of {entry.name} is undefined at {entry.kink.text}; "
+        f"used {_fmt_used(used)} ({convention} convention; {others})",
+        label, line)
+
+
+def _fmt_used(values: tuple[float | None, ...]) -> str:
+    shown = ["the rule's value" if v is None else f"{v:g}" for v in values]
+    return shown[0] if len(shown) == 1 else "(" + ", ".join(shown) + ") for the arguments"
+
+
+def unbroadcast(value: Any, shape: tuple[int, ...]) -> Any:
+    """Sum a contribution over the axes numpy broadcast, so it has its argument's shape."""
+    if np.shape(value) == shape:
+        return value
+    value = np.asarray(value)
+    while value.ndim > len(shape):
+        value = value.sum(axis=0)
+    for axis, size in enumerate(shape):
+        if size == 1 and value.shape[axis] != 1:
+            value = value.sum(axis=axis, keepdims=True)
+    return np.broadcast_to(value, shape).copy() if value.shape != shape else value
+
+
+def reverse(program: Program, lin: Linearization, target: int,
+            warnings: list[Diagnostic] | None = None) -> dict[int, Any]:
+    """Adjoints ∂target/∂node of every node the target depends on, in one sweep; a node the
+    target does not depend on is absent (not connected). Adjoints are summed where a value
+    feeds several others. The first non-finite product is reported in `warnings`."""
+    graph = program.graph
+    values = lin.values
+    adjoints: dict[int, Any] = {target: np.ones_like(values[target])[()]}
+    reported = warnings is None
+    with np.errstate(all="ignore"):
+        for node_id in range(target, -1, -1):
+            g = adjoints.get(node_id)
+            if g is None:
+                continue
+            for i, arg in enumerate(graph[node_id].args):
+                local = lin.local_partials.get((node_id, i))
+                if local is None:
+                    continue
+                contribution = unbroadcast(g * local, np.shape(values[arg]))
+                if not reported and not _all_finite(contribution):
+                    reported = True
+                    warnings.append(_product_warning(program, node_id, arg, g, local))
+                previous = adjoints.get(arg)
+                adjoints[arg] = contribution if previous is None else previous + contribution
+    return adjoints
+
+
+def _product_warning(program: Program, node_id: int, arg: int, g: Any, local: Any) -> Diagnostic:
+    label, line, where = describe(program, node_id)
+    arg_label = program.labels.get(arg) or to_text(program.graph, arg, program.labels, limit=40)
+    g_show, l_show = _first_bad(g, local)
+    return Diagnostic(
+        "non-finite",
+        f"reverse pass: the adjoint of {arg_label} became non-finite on the edge out of {label}"
+        f"{where}: adjoint {g_show} × local partial ∂({label})/∂({arg_label}) = {l_show}",
+        label, line)
+
+
+def _first_bad(g: Any, local: Any) -> tuple[str, str]:
+    g_arr, l_arr = np.broadcast_arrays(np.asarray(g, dtype=float), np.asarray(local, dtype=float))
+    bad = ~np.isfinite(g_arr * l_arr)
+    index = tuple(np.argwhere(bad)[0]) if bad.any() else ()
+    return f"{g_arr[index]:g}", f"{l_arr[index]:g}"
+
+
+def needed_nodes(program: Program, targets: list[int]) -> set[int]:
+    """Nodes a gradient can flow through: ancestors of the targets, constants left out."""
+    graph = program.graph
+    return {n for n in graph.ancestors(targets) if graph[n].op != "const"}

@@ -1,0 +1,323 @@
+"""The op table: everything about each operation, in one entry.
+
+An entry declares how to evaluate the operation with numpy, the local partial with
+respect to each argument, how it prints, where it is not differentiable and what each
+framework uses there, and the domain its tests sample from.
+
+Local partials are written with the same primitives the language has (`sin`'s partial
+is `cos(x)`), as JAX does: given numbers they compute numbers for the reverse and
+forward passes; given symbolic handles (`Sym`) they build graph nodes, which is how a
+formula such as `∂v/∂x = 2·x` is displayed and how symbolic derivatives are built.
+A partial takes the operation's arguments and its output (`y`), in that order.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .graph import Graph
+
+# Printing precedence: a child is parenthesized when it binds more loosely than its parent.
+COMPARE, SUM, PRODUCT, PREFIX, POWER, ATOM = 1, 2, 3, 4, 5, 6
+
+CONVENTIONS = ("tensorflow", "pytorch", "jax")
+
+
+@dataclass(frozen=True)
+class Kink:
+    """Points where an operation is not differentiable, and the partial each framework uses there."""
+
+    where: Callable[..., Any]  # args -> boolean mask of the points
+    used: dict[str, tuple[float | None, ...]]  # convention -> value per argument (None: the rule's)
+    text: str  # where, said of the argument(s): "0", "an integer", "a tie (both arguments equal)"
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    arity: int
+    evaluate: Callable[..., Any]
+    # One rule per argument: (*args, y) -> local partial; None where no derivative flows
+    # (the condition of where(), comparisons, floor: zero wherever it exists).
+    partials: tuple[Callable[..., Any] | None, ...]
+    infix: str | None = None  # symbol for infix printing; None prints as a call
+    prec: int = ATOM
+    kink: Kink | None = None
+    domain: tuple[tuple[float, float], ...] = ()  # per argument, for tests
+    note: str = ""  # said once when the operation's derivative is used (floor: "zero everywhere")
+    aliases: tuple[str, ...] = ()
+    callable_as: str | None = None  # name used in calls when it differs from `name` (pow)
+
+
+OPS: dict[str, Op] = {}
+FUNCTIONS: dict[str, Op] = {}  # what a call `name(...)` may name
+
+
+def op(name: str, arity: int, evaluate: Callable[..., Any], *partials: Callable[..., Any] | None,
+       call: bool = True, **kw: Any) -> Op:
+    entry = Op(name, arity, evaluate, tuple(partials), **kw)
+    OPS[name] = entry
+    if call:
+        for alias in (entry.callable_as or name, *entry.aliases):
+            FUNCTIONS[alias] = entry
+    return entry
+
+
+# --- generic primitives: numpy on numbers, graph nodes on symbolic handles -------------------
+
+class Sym:
+    """A symbolic handle: a node of a Builder's graph, with Python's operators building nodes."""
+
+    __slots__ = ("builder", "id")
+    __array_priority__ = 1000  # numpy defers to our operators
+
+    def __init__(self, builder: "Builder", node_id: int):
+        self.builder = builder
+        self.id = node_id
+
+    def _b(self, name: str, *args: Any) -> "Sym":
+        return self.builder.apply(name, args)
+
+    def __add__(self, o): return self._b("add", self, o)
+    def __radd__(self, o): return self._b("add", o, self)
+    def __sub__(self, o): return self._b("sub", self, o)
+    def __rsub__(self, o): return self._b("sub", o, self)
+    def __mul__(self, o): return self._b("mul", self, o)
+    def __rmul__(self, o): return self._b("mul", o, self)
+    def __truediv__(self, o): return self._b("div", self, o)
+    def __rtruediv__(self, o): return self._b("div", o, self)
+    def __pow__(self, o): return self._b("pow", self, o)
+    def __rpow__(self, o): return self._b("pow", o, self)
+    def __neg__(self): return self._b("neg", self)
+    def __gt__(self, o): return self._b("gt", self, o)
+    def __ge__(self, o): return self._b("ge", self, o)
+    def __lt__(self, o): return self._b("lt", self, o)
+    def __le__(self, o): return self._b("le", self, o)
+
+
+def _prim(name: str) -> Callable[..., Any]:
+    def apply(*args: Any) -> Any:
+        for a in args:
+            if isinstance(a, Sym):
+                return a.builder.apply(name, args)
+        return OPS[name].evaluate(*args)
+    apply.__name__ = name
+    return apply
+
+
+def const_like(x: Any, value: float) -> Any:
+    """A constant in a rule that should print as itself (log(2), not 0.693...)."""
+    return x.builder.const(value) if isinstance(x, Sym) else value
+
+
+def _where(c, a, b):
+    return np.where(c, a, b)[()]  # [()] turns a 0-d result back into a scalar
+
+
+def _sigmoid(x):
+    # exp of a negative argument only, so neither branch overflows.
+    ex = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + ex), ex / (1 + ex))[()]
+
+
+def _softplus(x):
+    return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))))[()]
+
+
+def _cmp(f):
+    def compare(a, b):
+        result = f(a, b)
+        return result.astype(np.float64) if isinstance(result, np.ndarray) else np.float64(result)
+    return compare
+
+
+def _pow(a, b):
+    if isinstance(a, np.ndarray) and np.ndim(b) == 0 and b == 2:
+        return a * a  # numpy's x**2 fast path, same bits
+    return np.power(a, b)
+
+
+POS = ((0.2, 3.0),)
+UNIT = ((-0.9, 0.9),)
+
+# --- the table --------------------------------------------------------------------------------
+# Arithmetic (infix in the language; `pow` is also a function).
+op("add", 2, np.add, lambda a, b, y: 1, lambda a, b, y: 1, infix="+", prec=SUM, call=False)
+op("sub", 2, np.subtract, lambda a, b, y: 1, lambda a, b, y: -1, infix="-", prec=SUM, call=False)
+op("mul", 2, np.multiply, lambda a, b, y: b, lambda a, b, y: a, infix="·", prec=PRODUCT, call=False)
+op("div", 2, np.divide, lambda a, b, y: 1 / b, lambda a, b, y: -a / b**2, infix="/", prec=PRODUCT,
+   call=False, domain=((-3, 3), (0.3, 3)))
+op("pow", 2, _pow, lambda a, b, y: b * a ** (b - 1), lambda a, b, y: log(a) * y, infix="^",
+   prec=POWER, domain=((0.3, 3), (-2, 2)))
+op("neg", 1, np.negative, lambda x, y: -1, infix="-", prec=PREFIX, call=False)
+
+# Comparisons: 1 where true, 0 where false; a step, so no derivative flows, undefined at a tie.
+for _name, _sym, _f in (("lt", "<", np.less), ("le", "<=", np.less_equal), ("gt", ">", np.greater),
+                        ("ge", ">=", np.greater_equal), ("eq", "==", np.equal),
+                        ("ne", "!=", np.not_equal)):
+    op(_name, 2, _cmp(_f), None, None, infix=_sym, prec=COMPARE, call=False,
+       kink=Kink(lambda a, b: a == b, {c: (0, 0) for c in CONVENTIONS}, "a tie (both sides equal)"))
+
+# Elementwise functions.
+op("sin", 1, np.sin, lambda x, y: cos(x))
+op("cos", 1, np.cos, lambda x, y: -sin(x))
+op("tan", 1, np.tan, lambda x, y: 1 + y**2, domain=((-1.2, 1.2),))
+op("asin", 1, np.arcsin, lambda x, y: 1 / sqrt(1 - x**2), domain=UNIT)
+op("acos", 1, np.arccos, lambda x, y: -1 / sqrt(1 - x**2), domain=UNIT)
+op("atan", 1, np.arctan, lambda x, y: 1 / (1 + x**2))
+op("sinh", 1, np.sinh, lambda x, y: cosh(x))
+op("cosh", 1, np.cosh, lambda x, y: sinh(x))
+op("tanh", 1, np.tanh, lambda x, y: 1 - y**2)
+op("asinh", 1, np.arcsinh, lambda x, y: 1 / sqrt(x**2 + 1))
+op("acosh", 1, np.arccosh, lambda x, y: 1 / sqrt(x**2 - 1), domain=((1.2, 4),))
+op("atanh", 1, np.arctanh, lambda x, y: 1 / (1 - x**2), domain=UNIT)
+op("exp", 1, np.exp, lambda x, y: y)
+op("log", 1, np.log, lambda x, y: 1 / x, domain=POS, aliases=("ln",))
+op("log2", 1, np.log2, lambda x, y: 1 / (x * log(const_like(x, 2))), domain=POS)
+op("log10", 1, np.log10, lambda x, y: 1 / (x * log(const_like(x, 10))), domain=POS)
+op("sqrt", 1, np.sqrt, lambda x, y: 1 / (2 * y), domain=POS)
+op("cbrt", 1, np.cbrt, lambda x, y: 1 / (3 * y**2), domain=POS)
+op("abs", 1, np.abs, lambda x, y: sign(x),
+   kink=Kink(lambda x: x == 0, {"tensorflow": (0,), "pytorch": (0,), "jax": (1,)}, "0"))
+op("sign", 1, np.sign, None,
+   kink=Kink(lambda x: x == 0, {c: (0,) for c in CONVENTIONS}, "0"))
+op("sigmoid", 1, _sigmoid, lambda x, y: y * (1 - y))
+op("relu", 1, lambda x: np.maximum(x, 0.0), lambda x, y: where(x > 0, 1, 0),
+   kink=Kink(lambda x: x == 0, {c: (0,) for c in CONVENTIONS}, "0"))
+op("softplus", 1, _softplus, lambda x, y: sigmoid(x))
+op("max", 2, np.maximum, lambda a, b, y: where(a >= b, 1, 0), lambda a, b, y: where(a >= b, 0, 1),
+   kink=Kink(lambda a, b: a == b, {"tensorflow": (1, 0), "pytorch": (0.5, 0.5), "jax": (0.5, 0.5)},
+             "a tie (both arguments equal)"))
+op("min", 2, np.minimum, lambda a, b, y: where(a <= b, 1, 0), lambda a, b, y: where(a <= b, 0, 1),
+   kink=Kink(lambda a, b: a == b, {"tensorflow": (1, 0), "pytorch": (0.5, 0.5), "jax": (0.5, 0.5)},
+             "a tie (both arguments equal)"))
+op("atan2", 2, np.arctan2, lambda a, b, y: b / (a**2 + b**2), lambda a, b, y: -a / (a**2 + b**2),
+   domain=((0.3, 3), (0.3, 3)))
+op("hypot", 2, np.hypot, lambda a, b, y: a / y, lambda a, b, y: b / y, domain=((0.3, 3), (0.3, 3)))
+op("where", 3, _where, None, lambda c, a, b, y: where(c, 1, 0), lambda c, a, b, y: where(c, 0, 1),
+   domain=((-1, 1), (-3, 3), (-3, 3)))
+op("floor", 1, np.floor, None, note="floor is a step function: its derivative is 0 wherever it exists",
+   kink=Kink(lambda x: x == np.floor(x), {c: (0,) for c in CONVENTIONS}, "an integer"))
+op("ceil", 1, np.ceil, None, note="ceil is a step function: its derivative is 0 wherever it exists",
+   kink=Kink(lambda x: x == np.floor(x), {c: (0,) for c in CONVENTIONS}, "an integer"))
+op("round", 1, np.round, None, note="round is a step function: its derivative is 0 wherever it exists",
+   kink=Kink(lambda x: x - np.floor(x) == 0.5, {c: (0,) for c in CONVENTIONS}, "a half-integer"))
+
+# The primitives the rules above are written with.
+sin, cos, sqrt, cosh, sinh, log, sign, sigmoid, where = (
+    _prim(n) for n in ("sin", "cos", "sqrt", "cosh", "sinh", "log", "sign", "sigmoid", "where"))
+
+CONSTANTS = {"pi": math.pi, "π": math.pi, "e": math.e}
+
+
+def lookup_function(name: str) -> Op | None:
+    return FUNCTIONS.get(name)
+
+
+def nearest_function(name: str) -> str | None:
+    found = difflib.get_close_matches(name, list(FUNCTIONS), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+# --- building graphs from rules ---------------------------------------------------------------
+
+def _is_const(graph: Graph, node_id: int, value: float | None = None) -> bool:
+    node = graph[node_id]
+    return node.op == "const" and (value is None or node.attr[0] == value)
+
+
+@dataclass
+class Builder:
+    """Adds nodes to a graph for symbolic rules; with `simplify`, folds constants and identities
+    as a person expects from a calculator (x·1 → x, 2-1 → 1, x^1 → x, x·x → x^2, ...)."""
+
+    graph: Graph = field(default_factory=Graph)
+    simplify: bool = True
+
+    def const(self, value: float, label: str | None = None) -> Sym:
+        return Sym(self, self.graph.add("const", (), (float(value), label)))
+
+    def leaf(self, op_name: str, attr: Any) -> Sym:
+        return Sym(self, self.graph.add(op_name, (), attr))
+
+    def lift(self, x: Any) -> int:
+        if isinstance(x, Sym):
+            return x.id
+        return self.const(float(x)).id
+
+    def apply(self, name: str, args: tuple[Any, ...]) -> Sym:
+        ids = tuple(self.lift(a) for a in args)
+        if self.simplify:
+            found = self._simplified(name, ids)
+            if found is not None:
+                return Sym(self, found)
+        return Sym(self, self.graph.add(name, ids))
+
+    def _simplified(self, name: str, ids: tuple[int, ...]) -> int | None:
+        g = self.graph
+        consts = [g[i].attr[0] if _is_const(g, i) else None for i in ids]
+        if all(c is not None for c in consts) and name in _FOLDABLE:
+            with np.errstate(all="ignore"):
+                value = float(OPS[name].evaluate(*[np.float64(c) for c in consts]))
+            if math.isfinite(value):
+                return self.const(value).id
+        a = ids[0]
+        b = ids[1] if len(ids) > 1 else None
+        ca = consts[0]
+        cb = consts[1] if len(ids) > 1 else None
+        if name == "add":
+            if ca == 0:
+                return b
+            if cb == 0:
+                return a
+            if g[b].op == "neg":
+                return self.apply("sub", (Sym(self, a), Sym(self, g[b].args[0]))).id
+        elif name == "sub":
+            if cb == 0:
+                return a
+            if ca == 0:
+                return self.apply("neg", (Sym(self, b),)).id
+            if g[b].op == "neg":
+                return self.apply("add", (Sym(self, a), Sym(self, g[b].args[0]))).id
+        elif name == "mul":
+            if ca == 0 or cb == 0:
+                return self.const(0.0).id
+            if ca == 1:
+                return b
+            if cb == 1:
+                return a
+            if ca == -1:
+                return self.apply("neg", (Sym(self, b),)).id
+            if cb is not None:  # coefficients in front: x·2 → 2·x
+                return self.apply("mul", (Sym(self, b), Sym(self, a))).id
+            if a == b:
+                return self.apply("pow", (Sym(self, a), 2)).id
+            if ca is not None and g[b].op == "mul" and _is_const(g, g[b].args[0]):
+                coeff = ca * g[g[b].args[0]].attr[0]
+                return self.apply("mul", (coeff, Sym(self, g[b].args[1]))).id
+            if g[a].op == "neg":
+                return self.apply("neg", (self.apply("mul", (Sym(self, g[a].args[0]), Sym(self, b))),)).id
+            if g[b].op == "neg":
+                return self.apply("neg", (self.apply("mul", (Sym(self, a), Sym(self, g[b].args[0]))),)).id
+        elif name == "div":
+            if cb == 1:
+                return a
+            if ca == 0:
+                return self.const(0.0).id
+        elif name == "pow":
+            if cb == 1:
+                return a
+            if cb == 0 or ca == 1:
+                return self.const(1.0).id
+        elif name == "neg":
+            if g[a].op == "neg":
+                return g[a].args[0]
+        return None
+
+
+_FOLDABLE = {"add", "sub", "mul", "div", "pow", "neg", "lt", "le", "gt", "ge", "eq", "ne", "where"}

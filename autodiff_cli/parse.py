@@ -1,0 +1,228 @@
+"""Text to Program: the Lark grammar in grammars/adiff.lark, with graph-building callbacks.
+
+The LALR parser calls the callbacks as it reduces (an inline transformer), so no parse tree
+is built and nothing recurses over the expression: 100,000-deep nesting parses.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from .errors import AdiffError, ParseError
+from .graph import Graph, Program, Statement
+from .ops import CONSTANTS, lookup_function, nearest_function
+
+MAX_PROGRAM_CHARS = 20_000_000  # 20 MB; documented in the README
+
+_WORDS = {
+    "NUMBER": "a number", "NAME": "a name", "FUNC": "a function call", "LPAR": "'('",
+    "RPAR": "')'", "PLUS": "'+'", "MINUS": "'-'", "TIMES": "'*'", "SLASH": "'/'", "POW": "'^'",
+    "SUPERSCRIPT": "'²'", "COMPARE": "a comparison", "_SEP": "the end of the statement",
+    "$END": "the end of the program", "EQUAL": "'='", "COMMA": "','",
+}
+
+
+def grammar_text() -> str:
+    """The grammar shipped inside the package, or the source checkout's grammars/ folder."""
+    try:
+        return resources.files("autodiff_cli").joinpath("grammars/adiff.lark").read_text("utf-8")
+    except (FileNotFoundError, OSError):
+        return (Path(__file__).resolve().parent.parent / "grammars" / "adiff.lark").read_text("utf-8")
+
+
+class _Callbacks(Transformer):
+    """Graph-building callbacks; `state` is the program being built by the current parse."""
+
+    state: "_State"
+
+    def start(self, children): return None
+    def number(self, c): return self.state.const(float(c[0]), c[0])
+    def name(self, c): return self.state.name(c[0])
+    def add(self, c): return self.state.apply("add", (c[0], c[2]))
+    def sub(self, c): return self.state.apply("sub", (c[0], c[2]))
+    def mul(self, c): return self.state.apply("mul", (c[0], c[-1]))
+    def div(self, c): return self.state.apply("div", (c[0], c[1]))
+    def pow(self, c): return self.state.apply("pow", (c[0], c[2]))
+    def pos(self, c): return c[1]
+    def neg(self, c): return self.state.neg(c[1])
+    def superscript(self, c): return self.state.apply("pow", (c[0], self.state.const({"²": 2.0, "³": 3.0}[c[1]])))
+    def compare(self, c): return self.state.apply(_COMPARE[c[1].value], (c[0], c[2]))
+    def arguments(self, c): return list(c)
+    def keyword(self, c): return ("keyword", c[0], c[1])
+    def call(self, c): return self.state.call(c[0], c[1] or [])
+    def assign(self, c): return self.state.statement(c[0], c[1])
+    def bare(self, c): return self.state.statement(None, c[0])
+
+
+_COMPARE = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
+
+
+@lru_cache(maxsize=1)
+def _parser() -> tuple[Lark, _Callbacks]:
+    callbacks = _Callbacks()
+    # cache=True stores the LALR tables in the temp folder, so later starts skip building them.
+    parser = Lark(grammar_text(), parser="lalr", transformer=callbacks, cache=True,
+                  propagate_positions=False)
+    return parser, callbacks
+
+
+class _State:
+    def __init__(self, source: str):
+        self.program = Program(graph=Graph(), source=source)
+        self.literals: set[int] = set()  # const nodes written as number literals
+        self.first_use: dict[str, Token] = {}
+        self.last_line = 1  # line of the latest name, number or call: where a bare statement is
+
+    @property
+    def graph(self) -> Graph:
+        return self.program.graph
+
+    def const(self, value: float, token: Token | None = None) -> int:
+        node = self.graph.add("const", (), (value, None))
+        self.literals.add(node)
+        if token is not None:
+            self.last_line = token.line
+        return node
+
+    def apply(self, op_name: str, args: tuple[int, ...]) -> int:
+        return self.graph.add(op_name, args)
+
+    def neg(self, arg: int) -> int:
+        if arg in self.literals:  # -2 is the number -2, so printing and reading back agree
+            return self.const(-self.graph[arg].attr[0])
+        return self.apply("neg", (arg,))
+
+    def name(self, token: Token) -> int:
+        text = token.value
+        self.last_line = token.line
+        bound = self.program.bindings.get(text)
+        if bound is not None:
+            return bound
+        if text in CONSTANTS:
+            return self.graph.add("const", (), (CONSTANTS[text], "pi" if text == "π" else text))
+        if lookup_function(text) is not None:
+            raise ParseError(f"'{text}' is a function: call it with parentheses, as {text}(x)",
+                             line=token.line, column=token.column, source=self.program.source)
+        return self._input(text, token)
+
+    def _input(self, text: str, token: Token) -> int:
+        node = self.graph.add("input", (), text)
+        if text not in self.program.inputs:
+            self.program.inputs[text] = node
+            self.program.labels[node] = text
+            self.first_use[text] = token
+        return node
+
+    def call(self, token: Token, args: list[Any]) -> int:
+        fname = token.value
+        self.last_line = token.line
+        entry = lookup_function(fname)
+        where = dict(line=token.line, column=token.column, source=self.program.source)
+        if entry is None:
+            near = nearest_function(fname)
+            hint = f"did you mean {near}?" if near else "see `adiff functions` for the list"
+            raise ParseError(f"unknown function '{fname}': {hint}", **where)
+        for a in args:
+            if isinstance(a, tuple):
+                raise ParseError(f"{fname}() takes no keyword arguments (got {a[1]}=)", **where)
+        if entry.name == "log" and len(args) == 2:  # log(x, base) = log(x)/log(base)
+            return self.apply("div", (self.apply("log", (args[0],)), self.apply("log", (args[1],))))
+        if len(args) != entry.arity:
+            takes = {1: "one argument", 2: "two arguments", 3: "three arguments"}[entry.arity]
+            extra = " (or two: log(x, base))" if entry.name == "log" else ""
+            raise ParseError(f"{fname}() takes {takes}{extra}, but {len(args)} were given", **where)
+        return self.apply(entry.name, tuple(args))
+
+    def statement(self, name_token: Token | None, node: int) -> None:
+        prog = self.program
+        line = name_token.line if name_token is not None else self.last_line
+        name = name_token.value if name_token is not None else None
+        if name is not None and (name in CONSTANTS or lookup_function(name) is not None):
+            raise ParseError(f"'{name}' is a built-in name and cannot be assigned",
+                             line=name_token.line, column=name_token.column, source=prog.source)
+        if name is not None and node in self.literals:
+            # `x = 2` declares an input x with default value 2.
+            prog.defaults[name] = self.graph[node].attr[0]
+            node = self._input(name, name_token)
+        if name is not None:
+            prog.bindings[name] = node
+            if self.graph[node].op not in ("input",):
+                prog.labels.setdefault(node, name)
+        text = prog.source.split("\n")[line - 1].strip() if line else ""
+        prog.statements.append(Statement(name, node, line or 0, text))
+        prog.target = node
+        prog.target_name = name
+
+
+def parse(source: str) -> Program:
+    """Parse program text into a Program (graph, statements, inputs); raises ParseError."""
+    if len(source) > MAX_PROGRAM_CHARS:
+        raise ParseError(f"the program is {len(source):,} characters long; the limit is "
+                         f"{MAX_PROGRAM_CHARS:,}")
+    if not source.strip() or all(not ln.split("#")[0].strip(" \t\r;") for ln in source.split("\n")):
+        raise ParseError("the program is empty: give an expression such as \"exp(sin(x^2))\"")
+    parser, callbacks = _parser()
+    state = _State(source)
+    callbacks.state = state
+    try:
+        parser.parse(source)
+    except VisitError as err:  # an error raised in a callback arrives wrapped
+        if isinstance(err.orig_exc, AdiffError):
+            raise err.orig_exc from None
+        raise
+    except UnexpectedInput as err:
+        raise _syntax_error(err, source) from None
+    prog = state.program
+    if prog.target is None:
+        raise ParseError("the program has no expression to evaluate")
+    if prog.target_name is None:
+        name = "f" if "f" not in prog.bindings and "f" not in prog.inputs else "result"
+        prog.bindings[name] = prog.target
+        prog.labels.setdefault(prog.target, name)
+        prog.target_name = name
+        prog.statements[-1].name = name
+    prog.first_use = state.first_use  # type: ignore[attr-defined]
+    return prog
+
+
+def _syntax_error(err: UnexpectedInput, source: str) -> ParseError:
+    line, column = getattr(err, "line", None), getattr(err, "column", None)
+    if isinstance(err, UnexpectedCharacters):
+        char = source[err.pos_in_stream] if err.pos_in_stream < len(source) else "?"
+        return ParseError(f"unexpected character '{char}'", line=line, column=column, source=source)
+    expected = sorted(getattr(err, "expected", None) or getattr(err, "accepts", None) or [])
+    words = _expected_words(expected)
+    if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
+        lines = source.split("\n")
+        line = len(lines)
+        column = len(lines[-1]) + 1
+        return ParseError(f"the program ended early: expected {words}", line=line, column=column,
+                          source=source)
+    token = err.token  # type: ignore[attr-defined]
+    shown = "end of the line" if token.type == "_SEP" and token.value != ";" else f"'{token.value}'"
+    return ParseError(f"unexpected {shown}: expected {words}", line=token.line,
+                      column=token.column, source=source)
+
+
+def _expected_words(expected: list[str]) -> str:
+    names = set(expected)
+    if len(names) > 1:
+        names.discard("EQUAL")  # only a keyword argument would take it; not worth suggesting
+    parts = []
+    if {"NUMBER", "NAME"} <= names:
+        parts.append("an expression (a number, a name, a function call or '(')")
+        names -= {"NUMBER", "NAME", "FUNC", "LPAR", "MINUS", "PLUS"}
+    operators = names & {"PLUS", "MINUS", "TIMES", "SLASH", "POW", "COMPARE", "SUPERSCRIPT"}
+    if len(operators) >= 3:
+        parts.append("an operator (+ - * / ^)")
+        names -= operators
+    parts += [_WORDS.get(n, n.lower()) for n in sorted(names) if not n.startswith("__")]
+    if not parts:
+        return "something else"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
