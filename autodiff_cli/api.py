@@ -9,13 +9,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-from .engine import Diagnostic, describe, forward, linearize, needed_nodes, reverse
-from .errors import NameLookupError, UsageError
+from .engine import Diagnostic, forward, linearize, needed_nodes, reverse
+from .errors import AdiffError, NameLookupError, UsageError
 from .formulas import function_list, local_partial_formula
 from .graph import Program
 from .parse import parse
@@ -132,14 +133,15 @@ _AT_ITEM = re.compile(r"\s*([^\W\d]\w*)\s*=")
 def split_assignments(text: str) -> list[tuple[str, str]]:
     """`w1=-0.2,w2=0.2` → [("w1", "-0.2"), ("w2", "0.2")]; commas inside brackets stay."""
     items, depth, start = [], 0, 0
-    for i, ch in enumerate(text + ","):
+    for i, ch in enumerate(text):
         if ch in "([":
             depth += 1
         elif ch in ")]":
             depth -= 1
-        elif ch == "," and depth == 0 and (i == len(text) or _AT_ITEM.match(text, i + 1)):
+        elif ch == "," and depth <= 0 and _AT_ITEM.match(text, i + 1):
             items.append(text[start:i])
             start = i + 1
+    items.append(text[start:])
     out = []
     for item in items:
         m = _AT_ITEM.match(item)
@@ -149,16 +151,19 @@ def split_assignments(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def value_of(text: str) -> Any:
+def value_of(text: str, name: str = "x") -> Any:
     """An --at value: a number, or an expression of constants (`-0.2`, `pi/4`, `2^-3`)."""
     try:
         return np.float64(float(text))
     except ValueError:
         pass
-    prog = parse(text)
+    try:
+        prog = parse(text)
+    except AdiffError as err:
+        raise UsageError(f"--at {name}={text}: the value is not a number ({err.message})") from None
     if prog.inputs:
-        raise UsageError(f"the value '{text}' uses the name '{next(iter(prog.inputs))}'; "
-                         "a value must be a number or an expression of numbers")
+        raise UsageError(f"--at {name}={text}: '{next(iter(prog.inputs))}' is not a number; a value "
+                         "is a number or an expression of numbers such as pi/4")
     values, _ = forward(prog, {})
     return values[prog.target]
 
@@ -182,10 +187,10 @@ def input_values(prog: Program, at: dict[str, Any]) -> dict[str, Any]:
         raise NameLookupError(f"--at {unknown[0]}=...: the program has no input '{unknown[0]}' "
                               f"(its inputs: {has})")
     values = {}
-    for name, node in prog.inputs.items():
+    for name in prog.inputs:
         if name in at:
             raw = at[name]
-            values[name] = value_of(raw) if isinstance(raw, str) else np.float64(raw)
+            values[name] = value_of(raw, name) if isinstance(raw, str) else np.float64(raw)
         elif name in prog.defaults:
             values[name] = np.float64(prog.defaults[name])
         else:
@@ -230,21 +235,20 @@ def grad(program: str | Program, *, of: str | list[str] | None = None,
     gradients: dict[str, dict[str, Any]] = {}
     adjoints: dict[str, dict[int, Any]] = {}
     not_connected = []
-    for t_name, t_node in zip(of_names, of_nodes):
-        adj = reverse(prog, lin, t_node, warnings if not any(w.kind == "non-finite" and
-                                                           w.message.startswith("reverse") for w in warnings) else None)
+    for t_name, t_node in zip(of_names, of_nodes, strict=True):
+        adj, problem = reverse(prog, lin, t_node)
+        if problem is not None and not any(w.message.startswith("reverse") for w in warnings):
+            warnings.append(problem)  # the first non-finite product is the one that explains
         adjoints[t_name] = adj
         gradients[t_name] = {}
-        for w_name, w_node in zip(wrt_names, wrt_nodes):
+        for w_name, w_node in zip(wrt_names, wrt_nodes, strict=True):
             if w_node in adj:
                 gradients[t_name][w_name] = adj[w_node]
             else:
                 gradients[t_name][w_name] = np.zeros_like(values[w_node])[()]
                 not_connected.append((t_name, w_name))
-    for t_name, t_node in zip(of_names, of_nodes):
-        if not bool(np.isfinite(values[t_node]).all()) and not warnings:
-            label, line, where = describe(prog, t_node)
-            warnings.append(Diagnostic("non-finite", f"{t_name} is not finite{where}", label, line))
-    return GradResult(prog, values_in, {t: values[n] for t, n in zip(of_names, of_nodes)},
-                      wrt_names, gradients, not_connected, warnings, convention, values,
-                      lin.local_partials, adjoints)
+    targets = {t: values[n] for t, n in zip(of_names, of_nodes, strict=True)}
+    if not warnings and not all(bool(np.isfinite(v).all()) for v in targets.values()):
+        warnings.append(Diagnostic("non-finite", "an input value is not finite"))
+    return GradResult(prog, values_in, targets, wrt_names, gradients, not_connected, warnings,
+                      convention, values, lin.local_partials, adjoints)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -27,10 +28,10 @@ class Convention(str, Enum):
 
 
 # Options shared by the commands, declared once.
-ProgramArg = Annotated[Optional[str], typer.Argument(
+ProgramArg = Annotated[str | None, typer.Argument(
     help="The program text, e.g. \"exp(sin(x^2))\" or \"v = x^2; f = exp(v)\"; '-' reads standard input. "
          "Use -- before a program that starts with '-'.", show_default=False)]
-FileOpt = Annotated[Optional[Path], typer.Option("--file", "-f", help="Read the program from FILE.",
+FileOpt = Annotated[Path | None, typer.Option("--file", "-f", help="Read the program from FILE.",
                                                  show_default=False)]
 AtOpt = Annotated[list[str], typer.Option(
     "--at", help="Input values: --at x=2, repeatable; --at w1=-0.2,w2=0.2 works too.")]
@@ -41,7 +42,9 @@ WrtOpt = Annotated[list[str], typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (schema in the README).")]
 DigitsOpt = Annotated[int, typer.Option("--digits", min=1, max=17, help="Significant digits shown.")]
 ConventionOpt = Annotated[Convention, typer.Option(
-    "--convention", help="Partial used where an operation is not differentiable (abs or relu at 0, a max tie).")]
+    "--convention",
+    help="Partial used where an operation is not differentiable (abs or relu at 0, a max tie).")]
+AllNodesOpt = Annotated[bool, typer.Option("--all-nodes", help="Show every node, however many.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks of errors.")]
 
 
@@ -107,7 +110,7 @@ def parse_at(items: list[str]) -> dict[str, str]:
 def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
          of: OfOpt = [], wrt: WrtOpt = [], json_: JsonOpt = False, digits: DigitsOpt = 10,  # noqa: B006
          convention: ConventionOpt = Convention.tensorflow,
-         all_nodes: Annotated[bool, typer.Option("--all-nodes", help="Show every node, however many.")] = False,
+         all_nodes: AllNodesOpt = False,
          debug: DebugOpt = False) -> int:
     """Every node's value, local partials and adjoint, then the gradient.
 

@@ -6,6 +6,7 @@ dicts; none recurses and none knows any operation: the rules come from the op ta
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,8 @@ class Linearization:
 
 
 def _all_finite(value: Any) -> bool:
+    if type(value) is np.float64 or type(value) is float:  # the common scalar case, quickly
+        return math.isfinite(value)
     return bool(np.isfinite(value).all())
 
 
@@ -49,7 +52,8 @@ def describe(program: Program, node_id: int) -> tuple[str, int | None, str]:
     return label, stmt.line, f" (line {stmt.line}: {stmt.text})"
 
 
-def forward(program: Program, inputs: dict[str, Any], dtype: Any = np.float64) -> tuple[list[Any], list[Diagnostic]]:
+def forward(program: Program, inputs: dict[str, Any],
+            dtype: Any = np.float64) -> tuple[list[Any], list[Diagnostic]]:
     """Evaluate every node; warn at the first node whose value is not finite though its arguments are."""
     graph = program.graph
     values: list[Any] = [None] * len(graph)
@@ -66,10 +70,12 @@ def forward(program: Program, inputs: dict[str, Any], dtype: Any = np.float64) -
                 values[node_id] = value
                 if not warnings and not _all_finite(value) and all(_all_finite(a) for a in args):
                     label, line, where = describe(program, node_id)
-                    shown = np.asarray(value).ravel()[~np.isfinite(np.asarray(value).ravel())][0]
+                    flat = np.asarray(value).ravel()
+                    shown = flat[~np.isfinite(flat)][0]
+                    expr = to_text(program.graph, node_id, program.labels, limit=60)
+                    named = label if label == expr else f"{label} = {expr}"
                     warnings.append(Diagnostic(
-                        "non-finite", f"forward pass: {label} is {shown} at this point{where}",
-                        label, line))
+                        "non-finite", f"forward pass: {named} is {shown}{where}", label, line))
     return values, warnings
 
 
@@ -119,14 +125,14 @@ def _kink_warning(program: Program, node_id: int, entry: Any, convention: str) -
     others = ", ".join(f"{c}: {_fmt_used(v)}" for c, v in entry.kink.used.items() if c != convention)
     return Diagnostic(
         "undefined-derivative",
-        f"{label}{where}: the derivative of {entry.name} is undefined at {entry.kink.text}; "
-        f"used {_fmt_used(used)} ({convention} convention; {others})",
+        f"{label}{where}: {entry.name} is not differentiable {entry.kink.text}; its derivative is "
+        f"undefined there; used {_fmt_used(used)} ({convention} convention; {others})",
         label, line)
 
 
 def _fmt_used(values: tuple[float | None, ...]) -> str:
     shown = ["the rule's value" if v is None else f"{v:g}" for v in values]
-    return shown[0] if len(shown) == 1 else "(" + ", ".join(shown) + ") for the arguments"
+    return shown[0] if len(shown) == 1 else "(" + ", ".join(shown) + ")"
 
 
 def unbroadcast(value: Any, shape: tuple[int, ...]) -> Any:
@@ -142,15 +148,14 @@ def unbroadcast(value: Any, shape: tuple[int, ...]) -> Any:
     return np.broadcast_to(value, shape).copy() if value.shape != shape else value
 
 
-def reverse(program: Program, lin: Linearization, target: int,
-            warnings: list[Diagnostic] | None = None) -> dict[int, Any]:
+def reverse(program: Program, lin: Linearization, target: int) -> tuple[dict[int, Any], Diagnostic | None]:
     """Adjoints ∂target/∂node of every node the target depends on, in one sweep; a node the
     target does not depend on is absent (not connected). Adjoints are summed where a value
-    feeds several others. The first non-finite product is reported in `warnings`."""
+    feeds several others. Also returns the first non-finite product, explained."""
     graph = program.graph
     values = lin.values
     adjoints: dict[int, Any] = {target: np.ones_like(values[target])[()]}
-    reported = warnings is None
+    problem = None
     with np.errstate(all="ignore"):
         for node_id in range(target, -1, -1):
             g = adjoints.get(node_id)
@@ -161,12 +166,11 @@ def reverse(program: Program, lin: Linearization, target: int,
                 if local is None:
                     continue
                 contribution = unbroadcast(g * local, np.shape(values[arg]))
-                if not reported and not _all_finite(contribution):
-                    reported = True
-                    warnings.append(_product_warning(program, node_id, arg, g, local))
+                if problem is None and not _all_finite(contribution):
+                    problem = _product_warning(program, node_id, arg, g, local)
                 previous = adjoints.get(arg)
                 adjoints[arg] = contribution if previous is None else previous + contribution
-    return adjoints
+    return adjoints, problem
 
 
 def _product_warning(program: Program, node_id: int, arg: int, g: Any, local: Any) -> Diagnostic:

@@ -45,7 +45,7 @@ def function_list() -> list[tuple[str, list[tuple[str, str]], str]]:
         args = [builder.leaf("sym", n) for n in names]
         y = Sym(builder, builder.graph.add(entry.name, tuple(a.id for a in args)))
         partials = []
-        for name, rule in zip(names, entry.partials):
+        for name, rule in zip(names, entry.partials, strict=True):
             if entry.name == "where" and name == "c":
                 continue
             formula = "0" if rule is None else to_text(builder.graph, _sym(builder, rule(*args, y)).id)

@@ -22,7 +22,7 @@ class Ref:
 
     __slots__ = ("graph", "node", "labels")
 
-    def __init__(self, graph: "Graph", node: int, labels: dict[int, str] | None = None):
+    def __init__(self, graph: Graph, node: int, labels: dict[int, str] | None = None):
         self.graph, self.node, self.labels = graph, node, labels
 
     def __hash__(self) -> int:

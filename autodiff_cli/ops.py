@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ class Kink:
 
     where: Callable[..., Any]  # args -> boolean mask of the points
     used: dict[str, tuple[float | None, ...]]  # convention -> value per argument (None: the rule's)
-    text: str  # where, said of the argument(s): "0", "an integer", "a tie (both arguments equal)"
+    text: str  # "where its argument is 0", "at a tie (both arguments equal)": for messages
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,11 @@ class Sym:
     __slots__ = ("builder", "id")
     __array_priority__ = 1000  # numpy defers to our operators
 
-    def __init__(self, builder: "Builder", node_id: int):
+    def __init__(self, builder: Builder, node_id: int):
         self.builder = builder
         self.id = node_id
 
-    def _b(self, name: str, *args: Any) -> "Sym":
+    def _b(self, name: str, *args: Any) -> Sym:
         return self.builder.apply(name, args)
 
     def __add__(self, o): return self._b("add", self, o)
@@ -142,6 +143,7 @@ def _pow(a, b):
     return np.power(a, b)
 
 
+ZERO = {c: (0,) for c in CONVENTIONS}  # every framework uses 0 at the point
 POS = ((0.2, 3.0),)
 UNIT = ((-0.9, 0.9),)
 
@@ -161,7 +163,7 @@ for _name, _sym, _f in (("lt", "<", np.less), ("le", "<=", np.less_equal), ("gt"
                         ("ge", ">=", np.greater_equal), ("eq", "==", np.equal),
                         ("ne", "!=", np.not_equal)):
     op(_name, 2, _cmp(_f), None, None, infix=_sym, prec=COMPARE, call=False,
-       kink=Kink(lambda a, b: a == b, {c: (0, 0) for c in CONVENTIONS}, "a tie (both sides equal)"))
+       kink=Kink(lambda a, b: a == b, {c: (0, 0) for c in CONVENTIONS}, "at a tie (both sides equal)"))
 
 # Elementwise functions.
 op("sin", 1, np.sin, lambda x, y: cos(x))
@@ -183,30 +185,31 @@ op("log10", 1, np.log10, lambda x, y: 1 / (x * log(const_like(x, 10))), domain=P
 op("sqrt", 1, np.sqrt, lambda x, y: 1 / (2 * y), domain=POS)
 op("cbrt", 1, np.cbrt, lambda x, y: 1 / (3 * y**2), domain=POS)
 op("abs", 1, np.abs, lambda x, y: sign(x),
-   kink=Kink(lambda x: x == 0, {"tensorflow": (0,), "pytorch": (0,), "jax": (1,)}, "0"))
+   kink=Kink(lambda x: x == 0, {"tensorflow": (0,), "pytorch": (0,), "jax": (1,)}, "where its argument is 0"))
 op("sign", 1, np.sign, None,
-   kink=Kink(lambda x: x == 0, {c: (0,) for c in CONVENTIONS}, "0"))
+   kink=Kink(lambda x: x == 0, ZERO, "where its argument is 0"))
 op("sigmoid", 1, _sigmoid, lambda x, y: y * (1 - y))
 op("relu", 1, lambda x: np.maximum(x, 0.0), lambda x, y: where(x > 0, 1, 0),
-   kink=Kink(lambda x: x == 0, {c: (0,) for c in CONVENTIONS}, "0"))
+   kink=Kink(lambda x: x == 0, ZERO, "where its argument is 0"))
 op("softplus", 1, _softplus, lambda x, y: sigmoid(x))
 op("max", 2, np.maximum, lambda a, b, y: where(a >= b, 1, 0), lambda a, b, y: where(a >= b, 0, 1),
    kink=Kink(lambda a, b: a == b, {"tensorflow": (1, 0), "pytorch": (0.5, 0.5), "jax": (0.5, 0.5)},
-             "a tie (both arguments equal)"))
+             "at a tie (both arguments equal)"))
 op("min", 2, np.minimum, lambda a, b, y: where(a <= b, 1, 0), lambda a, b, y: where(a <= b, 0, 1),
    kink=Kink(lambda a, b: a == b, {"tensorflow": (1, 0), "pytorch": (0.5, 0.5), "jax": (0.5, 0.5)},
-             "a tie (both arguments equal)"))
+             "at a tie (both arguments equal)"))
 op("atan2", 2, np.arctan2, lambda a, b, y: b / (a**2 + b**2), lambda a, b, y: -a / (a**2 + b**2),
    domain=((0.3, 3), (0.3, 3)))
 op("hypot", 2, np.hypot, lambda a, b, y: a / y, lambda a, b, y: b / y, domain=((0.3, 3), (0.3, 3)))
 op("where", 3, _where, None, lambda c, a, b, y: where(c, 1, 0), lambda c, a, b, y: where(c, 0, 1),
    domain=((-1, 1), (-3, 3), (-3, 3)))
-op("floor", 1, np.floor, None, note="floor is a step function: its derivative is 0 wherever it exists",
-   kink=Kink(lambda x: x == np.floor(x), {c: (0,) for c in CONVENTIONS}, "an integer"))
-op("ceil", 1, np.ceil, None, note="ceil is a step function: its derivative is 0 wherever it exists",
-   kink=Kink(lambda x: x == np.floor(x), {c: (0,) for c in CONVENTIONS}, "an integer"))
-op("round", 1, np.round, None, note="round is a step function: its derivative is 0 wherever it exists",
-   kink=Kink(lambda x: x - np.floor(x) == 0.5, {c: (0,) for c in CONVENTIONS}, "a half-integer"))
+# Step functions: no derivative flows (zero wherever it exists), undefined at each jump.
+for _name, _f, _jump, _where_text in (
+        ("floor", np.floor, lambda x: x == np.floor(x), "an integer"),
+        ("ceil", np.ceil, lambda x: x == np.floor(x), "an integer"),
+        ("round", np.round, lambda x: x - np.floor(x) == 0.5, "a half-integer")):
+    op(_name, 1, _f, None, note=f"{_name} is a step function: its derivative is 0 wherever it exists",
+       kink=Kink(_jump, ZERO, f"where its argument is {_where_text}"))
 
 # The primitives the rules above are written with.
 sin, cos, sqrt, cosh, sinh, log, sign, sigmoid, where = (

@@ -6,6 +6,9 @@ is built and nothing recurses over the expression: 100,000-deep nesting parses.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -31,15 +34,15 @@ _WORDS = {
 def grammar_text() -> str:
     """The grammar shipped inside the package, or the source checkout's grammars/ folder."""
     try:
-        return resources.files("autodiff_cli").joinpath("grammars/adiff.lark").read_text("utf-8")
-    except (FileNotFoundError, OSError):
+        return resources.files("autodiff_cli.grammars").joinpath("adiff.lark").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError, OSError):
         return (Path(__file__).resolve().parent.parent / "grammars" / "adiff.lark").read_text("utf-8")
 
 
 class _Callbacks(Transformer):
     """Graph-building callbacks; `state` is the program being built by the current parse."""
 
-    state: "_State"
+    state: _State
 
     def start(self, children): return None
     def number(self, c): return self.state.const(float(c[0]), c[0])
@@ -51,7 +54,7 @@ class _Callbacks(Transformer):
     def pow(self, c): return self.state.apply("pow", (c[0], c[2]))
     def pos(self, c): return c[1]
     def neg(self, c): return self.state.neg(c[1])
-    def superscript(self, c): return self.state.apply("pow", (c[0], self.state.const({"²": 2.0, "³": 3.0}[c[1]])))
+    def superscript(self, c): return self.state.apply("pow", (c[0], self.state.const(_SUPER[c[1]])))
     def compare(self, c): return self.state.apply(_COMPARE[c[1].value], (c[0], c[2]))
     def arguments(self, c): return list(c)
     def keyword(self, c): return ("keyword", c[0], c[1])
@@ -60,6 +63,7 @@ class _Callbacks(Transformer):
     def bare(self, c): return self.state.statement(None, c[0])
 
 
+_SUPER = {"²": 2.0, "³": 3.0}
 _COMPARE = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
 
 
@@ -160,6 +164,19 @@ class _State:
         prog.target_name = name
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Parsing makes many small acyclic objects; the cycle collector's full passes over them
+    would make a 100,000-node program cost more than linear time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def parse(source: str) -> Program:
     """Parse program text into a Program (graph, statements, inputs); raises ParseError."""
     if len(source) > MAX_PROGRAM_CHARS:
@@ -171,7 +188,8 @@ def parse(source: str) -> Program:
     state = _State(source)
     callbacks.state = state
     try:
-        parser.parse(source)
+        with _no_gc():
+            parser.parse(source)
     except VisitError as err:  # an error raised in a callback arrives wrapped
         if isinstance(err.orig_exc, AdiffError):
             raise err.orig_exc from None

@@ -60,9 +60,11 @@ def grad_tables(result: GradResult, digits: int = 10, all_nodes: bool = False) -
         partials = "\n".join(f"{head}/∂{_d(p.wrt)} = {p.formula} = {fmt(p.value, digits)}"
                              for p in row.local_partials)
         adj = [fmt(row.adjoints[t], digits) if t in row.adjoints else "not connected" for t in targets]
-        nodes.rows.append([str(position + 1 + (hidden if hidden and position >= ROWS_SHOWN // 2 else 0)), row.name, row.op, fmt(row.value, digits), partials, *adj])
+        number = position + 1 + (hidden if hidden and position >= ROWS_SHOWN // 2 else 0)
+        nodes.rows.append([str(number), row.name, row.op, fmt(row.value, digits), partials, *adj])
     if hidden:
-        nodes.notes.append(f"{hidden:,} of {len(result.node_ids()):,} nodes not shown; --all-nodes shows every one")
+        total = len(result.node_ids())
+        nodes.notes.append(f"{hidden:,} of {total:,} nodes not shown; --all-nodes shows every one")
 
     grads = Table("Gradient", ["", *[f"∂/∂{_d(w)}" for w in result.wrt]], styles={0: "bold"})
     for t, row in result.gradients.items():

@@ -1,0 +1,38 @@
+"""Layers import one way: only the parser imports lark, only the CLI typer, only render/cli rich."""
+
+import ast
+import pathlib
+
+PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "autodiff_cli"
+ALLOWED = {"lark": {"parse.py"}, "typer": {"cli.py"}, "rich": {"render.py", "cli.py"}}
+NEVER_PRINT = {"graph.py", "ops.py", "printing.py", "parse.py", "engine.py", "formulas.py", "api.py",
+               "errors.py"}
+
+
+def imports(path: pathlib.Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_third_party_imports_stay_in_their_layer():
+    for path in PACKAGE.glob("*.py"):
+        used = imports(path)
+        for lib, files in ALLOWED.items():
+            if lib in used:
+                assert path.name in files, f"{path.name} imports {lib}"
+
+
+def test_library_modules_never_print_or_eval():
+    for path in PACKAGE.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        calls = {n.func.id for n in ast.walk(tree)
+                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        assert not calls & {"eval", "exec"}, path.name
+        if path.name in NEVER_PRINT:
+            assert "print" not in calls, path.name
