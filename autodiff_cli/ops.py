@@ -13,7 +13,6 @@ A partial takes the operation's arguments and its output (`y`), in that order.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -223,6 +222,8 @@ def lookup_function(name: str) -> Op | None:
 
 
 def nearest_function(name: str) -> str | None:
+    import difflib  # only on this error path: keeps start-up short
+
     found = difflib.get_close_matches(name, list(FUNCTIONS), n=1, cutoff=0.6)
     return found[0] if found else None
 
