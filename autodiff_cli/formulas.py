@@ -53,7 +53,7 @@ def function_list() -> list[tuple[str, list[tuple[str, str]], str]]:
         notes = [entry.note] if entry.note else []
         if entry.kink is not None:
             used = "; ".join(f"{c} {'/'.join(f'{v:g}' for v in vals)}" for c, vals in entry.kink.used.items())
-            notes.append(f"undefined at {entry.kink.text}: {used}")
+            notes.append(f"undefined {entry.kink.text}: {used}")
         aliases = [a for a, e in FUNCTIONS.items() if e is entry and a != call_name]
         if aliases:
             notes.append("also " + ", ".join(aliases))

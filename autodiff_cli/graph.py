@@ -36,6 +36,8 @@ def _attr_key(attr: Any) -> Any:
     # Constants are keyed by their exact bits, so 0.0 and -0.0 stay apart and nan finds itself.
     if isinstance(attr, float):
         return ("f", attr.hex())
+    if isinstance(attr, tuple):
+        return tuple(_attr_key(a) for a in attr)
     return attr
 
 

@@ -262,65 +262,128 @@ class Builder:
                 return Sym(self, found)
         return Sym(self, self.graph.add(name, ids))
 
+    # --- simplification, as a calculator user expects; every rule is O(1) or O(short factor list)
+
+    def _raw(self, name: str, *ids: int) -> int:
+        return self.graph.add(name, ids)
+
+    def _c(self, node_id: int) -> float | None:
+        node = self.graph[node_id]
+        return node.attr[0] if node.op == "const" and node.attr[1] is None else None
+
+    def _split(self, node_id: int) -> tuple[float, int | None]:
+        """A term as coefficient × rest: 3·x → (3, x), -x → (-1, x), 5 → (5, None)."""
+        g = self.graph
+        c = self._c(node_id)
+        if c is not None:
+            return c, None
+        node = g[node_id]
+        if node.op == "mul" and self._c(node.args[0]) is not None:
+            return self._c(node.args[0]), node.args[1]
+        if node.op == "neg":
+            c, rest = self._split(node.args[0]) if g[node.args[0]].op != "neg" else (1.0, node_id)
+            return -c, rest
+        return 1.0, node_id
+
+    def _scaled(self, coeff: float, rest: int | None) -> int:
+        if rest is None:
+            return self.const(coeff).id
+        if coeff == 1:
+            return rest
+        if coeff == 0:
+            return self.const(0.0).id
+        if coeff == -1:
+            return self._raw("neg", rest)
+        return self._raw("mul", self.const(coeff).id, rest)
+
+    def _factors(self, node_id: int, most: int = 16) -> list[int]:
+        """The factors along a product's right spine (a·(b·c) → [a, b, c]), when short."""
+        out = []
+        while self.graph[node_id].op == "mul" and len(out) < most:
+            out.append(self.graph[node_id].args[0])
+            node_id = self.graph[node_id].args[1]
+        out.append(node_id)
+        return out
+
+    def _power(self, node_id: int) -> tuple[int, float | None]:
+        node = self.graph[node_id]
+        if node.op == "pow" and self._c(node.args[1]) is not None:
+            return node.args[0], self._c(node.args[1])
+        return node_id, 1.0
+
+    def _product(self, a: int, b: int) -> int:
+        """a·b with the numeric coefficient in front, factors kept in order, x·x^n → x^(n+1)."""
+        ca, ra = self._split(a)
+        cb, rb = self._split(b)
+        coeff = ca * cb
+        if ra is None or rb is None:
+            return self._scaled(coeff, rb if ra is None else ra)
+        left = self._factors(ra)
+        right = rb
+        first_right = self._factors(rb, most=1)[0]
+        base_l, exp_l = self._power(left[-1])
+        base_r, exp_r = self._power(first_right)
+        if base_l == base_r:  # x·x → x^2, x·x^2 → x^3
+            merged = self.apply("pow", (Sym(self, base_l), exp_l + exp_r)).id
+            rest_right = self.graph[rb].args[1] if self.graph[rb].op == "mul" and first_right != rb else None
+            left = left[:-1] + [merged]
+            right = rest_right
+        result = right
+        for f in reversed(left):
+            result = f if result is None else self._raw("mul", f, result)
+        return self._scaled(coeff, result)
+
+    def _sum(self, a: int, b: int, sign: float) -> int:
+        """a ± b, like terms collected (x + x → 2·x), no `+ -` (a + (-2)·b → a - 2·b)."""
+        ca, ra = self._split(a)
+        cb, rb = self._split(b)
+        cb *= sign
+        if ra == rb and ra is not None:
+            return self._scaled(ca + cb, ra)
+        if rb is None and cb == 0:
+            return a
+        if ra is None and ca == 0:
+            return self._scaled(cb, rb)
+        if cb < 0:
+            return self._raw("sub", a, self._scaled(-cb, rb))
+        return self._raw("add", a, self._scaled(cb, rb))
+
     def _simplified(self, name: str, ids: tuple[int, ...]) -> int | None:
         g = self.graph
-        consts = [g[i].attr[0] if _is_const(g, i) else None for i in ids]
+        consts = [self._c(i) for i in ids]
         if all(c is not None for c in consts) and name in _FOLDABLE:
             with np.errstate(all="ignore"):
                 value = float(OPS[name].evaluate(*[np.float64(c) for c in consts]))
             if math.isfinite(value):
                 return self.const(value).id
         a = ids[0]
-        b = ids[1] if len(ids) > 1 else None
         ca = consts[0]
         cb = consts[1] if len(ids) > 1 else None
         if name == "add":
-            if ca == 0:
-                return b
-            if cb == 0:
-                return a
-            if g[b].op == "neg":
-                return self.apply("sub", (Sym(self, a), Sym(self, g[b].args[0]))).id
-        elif name == "sub":
-            if cb == 0:
-                return a
-            if ca == 0:
-                return self.apply("neg", (Sym(self, b),)).id
-            if g[b].op == "neg":
-                return self.apply("add", (Sym(self, a), Sym(self, g[b].args[0]))).id
-        elif name == "mul":
-            if ca == 0 or cb == 0:
+            return self._sum(a, ids[1], 1.0)
+        if name == "sub":
+            if a == ids[1]:
                 return self.const(0.0).id
-            if ca == 1:
-                return b
-            if cb == 1:
-                return a
-            if ca == -1:
-                return self.apply("neg", (Sym(self, b),)).id
-            if cb is not None:  # coefficients in front: x·2 → 2·x
-                return self.apply("mul", (Sym(self, b), Sym(self, a))).id
-            if a == b:
-                return self.apply("pow", (Sym(self, a), 2)).id
-            if ca is not None and g[b].op == "mul" and _is_const(g, g[b].args[0]):
-                coeff = ca * g[g[b].args[0]].attr[0]
-                return self.apply("mul", (coeff, Sym(self, g[b].args[1]))).id
-            if g[a].op == "neg":
-                return self.apply("neg", (self.apply("mul", (Sym(self, g[a].args[0]), Sym(self, b))),)).id
-            if g[b].op == "neg":
-                return self.apply("neg", (self.apply("mul", (Sym(self, a), Sym(self, g[b].args[0]))),)).id
-        elif name == "div":
+            return self._sum(a, ids[1], -1.0)
+        if name == "mul":
+            return self._product(a, ids[1])
+        if name == "neg":
+            c, rest = self._split(a)
+            return self._scaled(-c, rest)
+        if name == "div":
             if cb == 1:
                 return a
             if ca == 0:
                 return self.const(0.0).id
+            if a == ids[1]:
+                return self.const(1.0).id
         elif name == "pow":
             if cb == 1:
                 return a
             if cb == 0 or ca == 1:
                 return self.const(1.0).id
-        elif name == "neg":
-            if g[a].op == "neg":
-                return g[a].args[0]
+        elif name == "where" and consts[0] is not None:
+            return ids[1] if consts[0] else ids[2]
         return None
 
 

@@ -54,7 +54,7 @@ class _Callbacks(Transformer):
     def pow(self, c): return self.state.apply("pow", (c[0], c[2]))
     def pos(self, c): return c[1]
     def neg(self, c): return self.state.neg(c[1])
-    def superscript(self, c): return self.state.apply("pow", (c[0], self.state.const(_SUPER[c[1]])))
+    def superscript(self, c): return self.state.apply("pow", (c[0], self.state.const(_superscript(c[1]))))
     def compare(self, c): return self.state.apply(_COMPARE[c[1].value], (c[0], c[2]))
     def arguments(self, c): return list(c)
     def keyword(self, c): return ("keyword", c[0], c[1])
@@ -63,7 +63,10 @@ class _Callbacks(Transformer):
     def bare(self, c): return self.state.statement(None, c[0])
 
 
-_SUPER = {"²": 2.0, "³": 3.0}
+def _superscript(text: str) -> float:
+    return float("".join(str("⁰¹²³⁴⁵⁶⁷⁸⁹".index(ch)) for ch in text))
+
+
 _COMPARE = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
 
 

@@ -1,7 +1,9 @@
-"""Printing graphs as text our own parser reads back: one precedence table, one parenthesize rule.
+"""Printing graphs as text our own parser reads back, or as LaTeX: one precedence table, one
+parenthesize rule (a child gets parentheses when it binds more loosely than its parent).
 
 The printer keeps an explicit stack, so a 100,000-deep expression prints without recursion,
-and it can stop after `limit` characters (a long expression ends with "…").
+and it can stop after `limit` characters (a long expression then ends with "…"). A DAG whose
+shared subexpressions would repeat is printed as a program: `t1 = ...; t2 = ...; expr`.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from .graph import Graph
-from .ops import ATOM, OPS, POWER, PREFIX, SUM
+from .ops import ATOM, COMPARE, OPS, POWER, PREFIX, SUM
+
+LEAVES = ("const", "input", "sym", "ref")
 
 
 def format_number(value: float) -> str:
@@ -17,6 +21,8 @@ def format_number(value: float) -> str:
         return "nan"
     if value in (float("inf"), float("-inf")):
         return "inf" if value > 0 else "-inf"
+    if value == 0:
+        return "-0" if str(float(value)).startswith("-") else "0"
     if float(value).is_integer() and abs(value) < 1e16:
         return str(int(value))
     return repr(float(value))
@@ -39,11 +45,15 @@ def _precedence(graph: Graph, node_id: int, labels: dict[int, str] | None) -> in
 
 
 def to_text(graph: Graph, node_id: int, labels: dict[int, str] | None = None,
-            limit: int | None = None, top_label: bool = False) -> str:
+            limit: int | None = None, top_label: bool = False, strict: bool = True,
+            latex: bool = False) -> str:
     """The expression of a node. Named nodes print as their names (`labels`), except the node
-    itself unless `top_label`; `ref` leaves print the node they refer to in another graph."""
+    itself unless `top_label`; `ref` leaves print the node they refer to in another graph.
+    `strict` keeps a·(b·c) apart from a·b·c, so the text reads back as the same graph;
+    otherwise sums and products print flat (the same function)."""
     out: list[str] = []
     size = 0
+    layout = _layout_latex if latex else _layout
     stack: list[Any] = [(graph, node_id, labels, not top_label)]
     while stack:
         item = stack.pop()
@@ -56,21 +66,39 @@ def to_text(graph: Graph, node_id: int, labels: dict[int, str] | None = None,
         g, nid, labs, expand = item
         node = g[nid]
         if labs and nid in labs and not expand:
-            stack.append(labs[nid])
-            continue
-        if node.op == "const":
+            stack.append(_latex_name(labs[nid]) if latex else labs[nid])
+        elif node.op == "const":
             value, label = node.attr
-            stack.append(label if label else format_number(value))
+            text = label if label else format_number(value)
+            stack.append(_latex_name(text) if latex and label else text)
         elif node.op in ("input", "sym"):
-            stack.append(node.attr)
+            stack.append(_latex_name(node.attr) if latex else node.attr)
         elif node.op == "ref":
             stack.append((node.attr.graph, node.attr.node, node.attr.labels, False))
         else:
-            stack.extend(reversed(_layout(g, nid, labs)))
+            stack.extend(reversed(layout(g, nid, labs, strict)))
     return "".join(out)
 
 
-def _layout(g: Graph, nid: int, labs: dict[int, str] | None) -> list[Any]:
+def _child_parens(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool) -> tuple[bool, bool]:
+    node = g[nid]
+    prec = OPS[node.op].prec
+    left = _precedence(g, node.args[0], labs)
+    right = _precedence(g, node.args[1], labs)
+    if prec == POWER:  # right-associative
+        return left <= prec, right < prec
+    if prec == COMPARE:  # comparisons do not chain: (x < y) < z keeps its parentheses
+        return left <= prec, right <= prec
+    # left-associative: a - (b - c) and a·(b·c) keep their shape when read back
+    right_paren = right <= prec
+    if not strict and node.op in ("add", "mul") and right == prec and not (labs and node.args[1] in labs):
+        right_child = g[node.args[1]].op
+        right_paren = not (node.op == "add" and right_child in ("add", "sub")
+                           or node.op == "mul" and right_child == "mul")
+    return left < prec, right_paren
+
+
+def _layout(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool) -> list[Any]:
     """One level of a node: literal strings and child items, left to right."""
     node = g[nid]
     entry = OPS[node.op]
@@ -83,19 +111,102 @@ def _layout(g: Graph, nid: int, labs: dict[int, str] | None) -> list[Any]:
             parts.append(c)
         parts.append(")")
         return parts
-    prec = entry.prec
     if len(node.args) == 1:  # prefix minus
         inner = _precedence(g, node.args[0], labs)
-        return [entry.infix, *_paren(child[0], inner < prec or inner == PREFIX)]
-    left = _precedence(g, node.args[0], labs)
-    right = _precedence(g, node.args[1], labs)
-    if prec == POWER:  # right-associative
-        left_paren, right_paren = left <= prec, right < prec
-    else:  # left-associative: a - (b - c), a·(b·c) keep their shape when read back
-        left_paren, right_paren = left < prec, right <= prec
-    sym = f" {entry.infix} " if prec <= SUM else entry.infix
+        return [entry.infix, *_paren(child[0], inner < entry.prec or inner == PREFIX)]
+    left_paren, right_paren = _child_parens(g, nid, labs, strict)
+    sym = f" {entry.infix} " if entry.prec <= SUM else entry.infix
     return [*_paren(child[0], left_paren), sym, *_paren(child[1], right_paren)]
 
 
-def _paren(item: Any, needed: bool) -> list[Any]:
-    return ["(", item, ")"] if needed else [item]
+def _paren(item: Any, needed: bool, open_: str = "(", close: str = ")") -> list[Any]:
+    return [open_, item, close] if needed else [item]
+
+
+_LATEX_FUNCS = {"sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log", "arcsin", "arccos",
+                "arctan", "max", "min"}
+_LATEX_RENAME = {"asin": "arcsin", "acos": "arccos", "atan": "arctan"}
+_LATEX_INFIX = {"·": r" \cdot ", "<=": r" \le ", ">=": r" \ge ", "==": " = ", "!=": r" \ne "}
+
+
+def _latex_name(name: str) -> str:
+    if name in ("pi", "π"):
+        return r"\pi"
+    if len(name) == 1:
+        return name
+    head = name.rstrip("0123456789")
+    if head and len(head) == 1 and head != name:
+        return f"{head}_{{{name[1:]}}}"
+    return rf"\mathrm{{{name}}}"
+
+
+def _layout_latex(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool) -> list[Any]:
+    node = g[nid]
+    entry = OPS[node.op]
+    child = [(g, a, labs, False) for a in node.args]
+    if node.op == "div":
+        return [r"\frac{", child[0], "}{", child[1], "}"]
+    if node.op == "sqrt":
+        return [r"\sqrt{", child[0], "}"]
+    if node.op == "abs":
+        return [r"\left|", child[0], r"\right|"]
+    if node.op == "pow":
+        base = _precedence(g, node.args[0], labs)
+        return [*_paren(child[0], base <= POWER, r"\left(", r"\right)"), "^{", child[1], "}"]
+    if entry.infix is None:
+        name = _LATEX_RENAME.get(entry.name, entry.callable_as or entry.name)
+        head = f"\\{name}" if name in _LATEX_FUNCS else rf"\operatorname{{{name}}}"
+        parts: list[Any] = [head + r"\left("]
+        for i, c in enumerate(child):
+            if i:
+                parts.append(", ")
+            parts.append(c)
+        parts.append(r"\right)")
+        return parts
+    if len(node.args) == 1:
+        inner = _precedence(g, node.args[0], labs)
+        return ["-", *_paren(child[0], inner < entry.prec or inner == PREFIX, r"\left(", r"\right)")]
+    left_paren, right_paren = _child_parens(g, nid, labs, strict)
+    sym = _LATEX_INFIX.get(entry.infix, f" {entry.infix} " if entry.prec <= SUM or entry.prec == COMPARE
+                           else entry.infix)
+    return [*_paren(child[0], left_paren, r"\left(", r"\right)"), sym,
+            *_paren(child[1], right_paren, r"\left(", r"\right)")]
+
+
+def shared_names(graph: Graph, root: int, labels: dict[int, str] | None = None, threshold: int = 8,
+                 taken: set[str] | frozenset[str] = frozenset()) -> dict[int, str]:
+    """Names t1, t2, ... for the subexpressions that would print more than once and are longer
+    than `threshold` nodes, so a DAG prints in size linear in the graph (common-subexpression
+    elimination). Nodes already in `labels` print as their labels and are not renamed."""
+    labels = labels or {}
+    reached = [False] * (root + 1)
+    reached[root] = True
+    parents = [0] * (root + 1)
+    for nid in range(root, -1, -1):
+        if (reached[nid] and nid not in labels) or nid == root:
+            for a in graph[nid].args:
+                reached[a] = True
+                parents[a] += 1
+    size = [1] * (root + 1)
+    names: dict[int, str] = {}
+    prefix = "t"
+    while any(n.startswith(prefix) and n[len(prefix):].isdigit() for n in taken):
+        prefix = "_" + prefix
+    for nid in range(root + 1):
+        if not reached[nid] or nid in labels or graph[nid].op in LEAVES:
+            continue
+        size[nid] = 1 + sum(1 if (a in names or a in labels) else size[a] for a in graph[nid].args)
+        if parents[nid] >= 2 and size[nid] > threshold and nid != root:
+            names[nid] = f"{prefix}{len(names) + 1}"
+    return names
+
+
+def to_program(graph: Graph, root: int, labels: dict[int, str] | None = None, threshold: int = 8,
+               taken: set[str] | frozenset[str] = frozenset(), latex: bool = False) -> list[tuple[str, str]]:
+    """The expression as statements: [(t1, text), ..., ("", root text)], shared parts named."""
+    names = shared_names(graph, root, labels, threshold, taken)
+    all_labels = {**(labels or {}), **names}
+    out = [(name, to_text(graph, nid, all_labels, strict=False, latex=latex))
+           for nid, name in sorted(names.items())]
+    out.append(("", to_text(graph, root, all_labels, strict=False, latex=latex)))
+    return out
