@@ -349,7 +349,6 @@ class Builder:
         return self._raw("add", a, self._scaled(cb, rb))
 
     def _simplified(self, name: str, ids: tuple[int, ...]) -> int | None:
-        g = self.graph
         consts = [self._c(i) for i in ids]
         if all(c is not None for c in consts) and name in _FOLDABLE:
             with np.errstate(all="ignore"):

@@ -43,7 +43,7 @@ def wall(cmd: list[str], tty: bool = False) -> float:
         proc.wait()
         os.close(primary)
     else:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.run(cmd, capture_output=True)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd[:4])} ...")
@@ -66,7 +66,8 @@ def main() -> None:
     piped = median([*adiff, "grad", "exp(sin(x^2))", "--at", "x=2"], args.runs)
     tty = median([*adiff, "grad", "exp(sin(x^2))", "--at", "x=2"], args.runs, tty=True)
     print(f"   import numpy, rich, typer, lark        {base:.3f} s")
-    print(f"   adiff grad ... (piped, plain text)      {piped:.3f} s   ratio {piped / base:.2f} (goal <= 1.25)")
+    print(f"   adiff grad ... (piped, plain text)      {piped:.3f} s   ratio {piped / base:.2f}"
+          " (goal <= 1.25)")
     print(f"   adiff grad ... (terminal, Rich tables)  {tty:.3f} s   ratio {tty / base:.2f}")
 
     print("2. size, whole process, median of 3 runs")
