@@ -283,6 +283,8 @@ class Builder:
         if node.op == "neg":
             c, rest = self._split(node.args[0]) if g[node.args[0]].op != "neg" else (1.0, node_id)
             return -c, rest
+        if node.op == "div" and self._c(node.args[0]) not in (None, 1.0):  # -2/x → (-2, 1/x)
+            return self._c(node.args[0]), self._raw("div", self.const(1.0).id, node.args[1])
         return 1.0, node_id
 
     def _scaled(self, coeff: float, rest: int | None) -> int:
@@ -292,6 +294,9 @@ class Builder:
             return rest
         if coeff == 0:
             return self.const(0.0).id
+        node = self.graph[rest]
+        if node.op == "div" and self._c(node.args[0]) == 1:  # 2·(1/x) → 2/x
+            return self._raw("div", self.const(coeff).id, node.args[1])
         if coeff == -1:
             return self._raw("neg", rest)
         return self._raw("mul", self.const(coeff).id, rest)
@@ -344,6 +349,8 @@ class Builder:
             return a
         if ra is None and ca == 0:
             return self._scaled(cb, rb)
+        if ra is None and rb is not None and cb > 0:  # constants last: 3·x^2 - 2, not -2 + 3·x^2
+            return self._sum(self._scaled(cb, rb), a, 1.0)
         if cb < 0:
             return self._raw("sub", a, self._scaled(-cb, rb))
         return self._raw("add", a, self._scaled(cb, rb))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .graph import Graph
-from .ops import ATOM, COMPARE, OPS, POWER, PREFIX, SUM
+from .ops import ATOM, COMPARE, OPS, POWER, PREFIX, PRODUCT, SUM
 
 LEAVES = ("const", "input", "sym", "ref")
 
@@ -111,9 +111,12 @@ def _layout(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool) -> li
             parts.append(c)
         parts.append(")")
         return parts
-    if len(node.args) == 1:  # prefix minus
+    if len(node.args) == 1:  # prefix minus; -(a·b) prints as -a·b unless strict (same function)
         inner = _precedence(g, node.args[0], labs)
-        return [entry.infix, *_paren(child[0], inner < entry.prec or inner == PREFIX)]
+        needed = inner < entry.prec or inner == PREFIX
+        if not strict and inner == PRODUCT and g[node.args[0]].op == "mul":
+            needed = False
+        return [entry.infix, *_paren(child[0], needed)]
     left_paren, right_paren = _child_parens(g, nid, labs, strict)
     sym = f" {entry.infix} " if entry.prec <= SUM else entry.infix
     return [*_paren(child[0], left_paren), sym, *_paren(child[1], right_paren)]
