@@ -15,15 +15,19 @@ from typing import Any
 
 import numpy as np
 
+from .checks import ATOL, RTOL, PairCheck, check_pairs, evaluate_formula, symbolic_derivative
 from .engine import Diagnostic, forward, linearize, needed_nodes, reverse
 from .errors import AdiffError, NameLookupError, UsageError
 from .formulas import function_list, local_partial_formula
 from .graph import Program
+from .ops import OPS
 from .parse import parse
 from .printing import to_text
+from .symbolic import Formula, derivative
 
 CONVENTIONS = ("tensorflow", "pytorch", "jax")
-__all__ = ["GradResult", "function_list", "grad", "jsonable"]
+__all__ = ["CompareResult", "DiffResult", "GradResult", "compare", "diff", "function_list", "grad",
+           "jsonable"]
 
 
 @dataclass
@@ -252,3 +256,154 @@ def grad(program: str | Program, *, of: str | list[str] | None = None,
         warnings.append(Diagnostic("non-finite", "an input value is not finite"))
     return GradResult(prog, values_in, targets, wrt_names, gradients, not_connected, warnings,
                       convention, values, lin.local_partials, adjoints)
+
+
+def _check_convention(convention: str) -> None:
+    if convention not in CONVENTIONS:
+        raise UsageError(f"unknown convention '{convention}' (choose {', '.join(CONVENTIONS)})")
+
+
+def _statements_text(statements: list[tuple[str, str]]) -> str:
+    return "; ".join(f"{name} = {text}" if name else text for name, text in statements)
+
+
+@dataclass
+class CompareResult:
+    """`adiff compare`: each (target, variable) pair by symbolic formula, central difference,
+    forward mode and reverse mode, with a verdict."""
+
+    point: dict[str, Any]
+    pairs: list[PairCheck]
+    warnings: list[Diagnostic]
+    rtol: float
+    atol: float
+
+    @property
+    def agree(self) -> bool:
+        return all(p.agree for p in self.pairs)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.agree else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of `adiff compare --json` (schema in the README)."""
+        return {
+            "point": {k: jsonable(v) for k, v in self.point.items()},
+            "results": [{
+                "of": p.of, "wrt": p.wrt,
+                "symbolic": {"factored": _statements_text(p.factored),
+                             "expanded": _statements_text(p.expanded), "value": jsonable(p.symbolic)},
+                "finite_difference": {"value": jsonable(p.finite_difference.value),
+                                      "eps": p.finite_difference.eps,
+                                      "abs_error": jsonable(p.finite_difference.abs_error)},
+                "forward": jsonable(p.forward), "reverse": jsonable(p.reverse), "agree": p.agree,
+                **({"sweep": [{"eps": h, "value": jsonable(v), "abs_error": jsonable(e)}
+                              for h, v, e in p.sweep]} if p.sweep else {}),
+            } for p in self.pairs],
+            "rtol": self.rtol, "atol": self.atol,
+            "agree": self.agree,
+            "warnings": [w.to_dict() for w in self.warnings],
+        }
+
+
+def compare(program: str | Program, *, of: str | list[str] | None = None,
+            wrt: str | list[str] | None = None, at: dict[str, Any] | None = None,
+            convention: str = "tensorflow", eps: float | None = None, rtol: float = RTOL,
+            atol: float = ATOL, sweep: bool = False, **inputs: Any) -> CompareResult:
+    """The derivative three ways at a point: symbolic (chain rule, simplified), central
+    difference (step chosen for float64, or `eps`), forward- and reverse-mode AD."""
+    _check_convention(convention)
+    if eps is not None and not eps > 0:
+        raise UsageError(f"--eps must be a positive step, got {eps}")
+    prog = _as_program(program)
+    values_in = input_values(prog, {**(at or {}), **inputs})
+    of_names = _names(of) or [prog.target_name]
+    wrt_names = _names(wrt) or list(prog.inputs)
+    of_pairs = list(zip(of_names, _resolve(prog, of_names, "--of"), strict=True))
+    wrt_pairs = list(zip(wrt_names, _resolve(prog, wrt_names, "--wrt"), strict=True))
+    pairs, warnings = check_pairs(prog, values_in, of_pairs, wrt_pairs, convention, eps, rtol, atol, sweep)
+    return CompareResult(values_in, pairs, warnings, rtol, atol)
+
+
+@dataclass
+class DiffResult:
+    """`adiff diff`: a symbolic derivative, of any order, and its value where a point is given."""
+
+    of: str
+    wrt: list[str]
+    formula: Formula
+    factored: Formula | None  # first order only
+    taken: set[str]
+    value: Any = None
+    point: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)  # said of ops such as floor (derivative 0)
+
+    def statements(self, latex: bool = False) -> list[tuple[str, str]]:
+        return self.formula.program_text(self.taken, latex=latex)
+
+    @property
+    def name(self) -> str:
+        """∂f/∂x, ∂²f/∂x², ∂²f/∂x∂y."""
+        n = len(self.wrt)
+        power = "" if n == 1 else "⁰¹²³⁴⁵⁶⁷⁸⁹"[n] if n < 10 else str(n)
+        if len(set(self.wrt)) == 1:
+            return f"∂{power}{self.of}/∂{self.wrt[0]}{power}"
+        return f"∂{power}{self.of}/" + "".join(f"∂{w}" for w in self.wrt)
+
+    @property
+    def latex_name(self) -> str:
+        n = len(self.wrt)
+        top = r"\partial" if n == 1 else rf"\partial^{{{n}}}"
+        if len(set(self.wrt)) == 1:
+            bottom = rf"\partial {self.wrt[0]}" + ("" if n == 1 else f"^{{{n}}}")
+        else:
+            bottom = " ".join(rf"\partial {w}" for w in self.wrt)
+        return rf"\frac{{{top} {self.of}}}{{{bottom}}}"
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = {"of": self.of, "wrt": self.wrt if len(self.wrt) > 1 else self.wrt[0],
+               "derivative": _statements_text(self.statements()),
+               "latex": _statements_text(self.statements(latex=True))}
+        if self.factored is not None:
+            doc["factored"] = _statements_text(self.factored.program_text(self.taken))
+        if self.value is not None:
+            doc["value"] = jsonable(self.value)
+        return doc
+
+
+def diff(program: str | Program, *, of: str | None = None, wrt: str | list[str] | None = None,
+         order: int = 1, at: dict[str, Any] | None = None, **inputs: Any) -> list[DiffResult]:
+    """Symbolic derivatives. `wrt` names the variables in order (x,y: ∂²f/∂x∂y); `order`
+    repeats a single variable (order=2: ∂²f/∂x²). Without `wrt`, one first derivative per input.
+    With values (`at`), each derivative is also evaluated."""
+    prog = _as_program(program)
+    of_name = (_names(of) or [prog.target_name])[0]
+    (target,) = _resolve(prog, [of_name], "--of")
+    if order < 1:
+        raise UsageError(f"--order must be 1 or more, got {order}")
+    names = _names(wrt)
+    if len(names) == 1:
+        sequences = [names * order]
+    elif names:
+        if order != 1:
+            raise UsageError("give either several --wrt (a mixed derivative) or --order, not both")
+        sequences = [names]
+    else:
+        sequences = [[n] * order for n in prog.inputs]
+    point = input_values(prog, {**(at or {}), **inputs}) if (at or inputs) else None
+    values = forward(prog, point)[0] if point is not None else None
+    taken = set(prog.names())
+    results = []
+    for seq in sequences:
+        nodes = _resolve(prog, seq, "--wrt")
+        formula = symbolic_derivative(prog, target, list(zip(seq, nodes, strict=True)))
+        factored = derivative(prog, target, nodes[0], factored=True) if len(seq) == 1 else None
+        value = None
+        if values is not None:
+            held = {n: values[node] for n, node in zip(seq, nodes, strict=True)}
+            value = evaluate_formula(formula, {**point, **held})
+        notes = sorted({OPS[prog.graph[n].op].note for n in prog.graph.ancestors([target])
+                        if prog.graph[n].op in OPS and OPS[prog.graph[n].op].note})
+        results.append(DiffResult(of_name, seq, formula, factored, taken, value, point, notes))
+    return results

@@ -9,6 +9,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 from .errors import EXIT_INTERNAL, AdiffError, UsageError
@@ -126,6 +127,59 @@ def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
         render.print_tables(render.grad_tables(result, digits, all_nodes))
         render.print_warnings(result.warnings)
     return result.exit_code
+
+
+@app.command()
+@_handled
+def compare(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
+            of: OfOpt = [], wrt: WrtOpt = [], json_: JsonOpt = False, digits: DigitsOpt = 10,  # noqa: B006
+            eps: Annotated[float | None, typer.Option(
+                "--eps", help="Step h of the central difference (default: chosen for float64).")] = None,
+            rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance of the verdict.")] = 1e-5,
+            atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of the verdict.")] = 1e-8,
+            sweep: Annotated[bool, typer.Option(
+                "--sweep", help="Central-difference error for h = 1e-1 ... 1e-14.")] = False,
+            convention: ConventionOpt = Convention.tensorflow, debug: DebugOpt = False) -> int:
+    """The derivative three ways: symbolic formula, central difference, forward and reverse AD.
+
+    Exit code 1 when any pair disagrees beyond --rtol/--atol (a gradient check for scripts).
+    """
+    from . import api, render
+
+    result = api.compare(read_program(program, file), of=of, wrt=wrt, at=parse_at(at),
+                         convention=convention.value, eps=eps, rtol=rtol, atol=atol, sweep=sweep)
+    if json_:
+        sys.stdout.write(render.to_json(result.to_dict()) + "\n")
+    else:
+        render.print_tables(render.compare_tables(result, digits))
+        render.print_warnings(result.warnings)
+    return result.exit_code
+
+
+@app.command()
+@_handled
+def diff(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
+         of: Annotated[str | None, typer.Option("--of", help="The target (default: the last statement).")] = None,
+         wrt: WrtOpt = [],  # noqa: B006
+         order: Annotated[int, typer.Option("--order", min=1, help="Repeat the variable: 2 gives ∂²f/∂x².")] = 1,
+         latex: Annotated[bool, typer.Option("--latex", help="Print the derivative as LaTeX.")] = False,
+         factored: Annotated[bool, typer.Option("--factored", help="In the program's named steps.")] = False,
+         max_chars: Annotated[int, typer.Option("--max-chars", help="Cut long output (0: never).")] = 4000,
+         json_: JsonOpt = False, digits: DigitsOpt = 10, debug: DebugOpt = False) -> int:
+    """The symbolic derivative, as a CAS prints it; --at also evaluates it.
+
+    Several --wrt give a mixed derivative: --wrt x --wrt y is ∂²f/∂x∂y.
+    """
+    from . import api, render
+
+    results = api.diff(read_program(program, file), of=of, wrt=wrt, order=order, at=parse_at(at))
+    if json_:
+        docs = [r.to_dict() for r in results]
+        sys.stdout.write(render.to_json(docs[0] if len(docs) == 1 else {"results": docs}) + "\n")
+    else:
+        sys.stdout.write(render.diff_lines(results, digits, latex, max_chars or None, factored))
+        render.print_warnings([note for r in results[:1] for note in r.notes], prefix="note")
+    return 0 if all(r.value is None or np.isfinite(r.value).all() for r in results) else 1
 
 
 @app.command()

@@ -52,15 +52,18 @@ def describe(program: Program, node_id: int) -> tuple[str, int | None, str]:
     return label, stmt.line, f" (line {stmt.line}: {stmt.text})"
 
 
-def forward(program: Program, inputs: dict[str, Any],
-            dtype: Any = np.float64) -> tuple[list[Any], list[Diagnostic]]:
-    """Evaluate every node; warn at the first node whose value is not finite though its arguments are."""
+def forward(program: Program, inputs: dict[str, Any], dtype: Any = np.float64,
+            overrides: dict[int, Any] | None = None) -> tuple[list[Any], list[Diagnostic]]:
+    """Evaluate every node; warn at the first node whose value is not finite though its
+    arguments are. `overrides` sets nodes to given values (to perturb an intermediate)."""
     graph = program.graph
     values: list[Any] = [None] * len(graph)
     warnings: list[Diagnostic] = []
     with np.errstate(all="ignore"):
         for node_id, node in enumerate(graph.nodes):
-            if node.op == "const":
+            if overrides and node_id in overrides:
+                values[node_id] = overrides[node_id]
+            elif node.op == "const":
                 values[node_id] = dtype(node.attr[0])
             elif node.op == "input":
                 values[node_id] = inputs[node.attr]
@@ -171,6 +174,27 @@ def reverse(program: Program, lin: Linearization, target: int) -> tuple[dict[int
                 previous = adjoints.get(arg)
                 adjoints[arg] = contribution if previous is None else previous + contribution
     return adjoints, problem
+
+
+def tangents(program: Program, lin: Linearization, seed: int) -> dict[int, Any]:
+    """Forward mode (a JVP): ∂node/∂seed for every node after the seed, pushed forward in
+    evaluation order from the same local partials; the seed is held independent."""
+    graph = program.graph
+    values = lin.values
+    tangent: dict[int, Any] = {seed: np.ones_like(values[seed])[()]}
+    with np.errstate(all="ignore"):
+        for node_id in range(seed + 1, len(graph)):
+            total = None
+            for i, arg in enumerate(graph[node_id].args):
+                t = tangent.get(arg)
+                local = lin.local_partials.get((node_id, i))
+                if t is None or local is None:
+                    continue
+                total = local * t if total is None else total + local * t
+            if total is not None:
+                shape = np.shape(values[node_id])
+                tangent[node_id] = total if np.shape(total) == shape else np.broadcast_to(total, shape)
+    return tangent
 
 
 def _product_warning(program: Program, node_id: int, arg: int, g: Any, local: Any) -> Diagnostic:

@@ -168,7 +168,9 @@ def _layout_latex(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool)
         return parts
     if len(node.args) == 1:
         inner = _precedence(g, node.args[0], labs)
-        return ["-", *_paren(child[0], inner < entry.prec or inner == PREFIX, r"\left(", r"\right)")]
+        needed = (inner < entry.prec or inner == PREFIX) and not (
+            not strict and inner == PRODUCT and g[node.args[0]].op == "mul")
+        return ["-", *_paren(child[0], needed, r"\left(", r"\right)")]
     left_paren, right_paren = _child_parens(g, nid, labs, strict)
     sym = _LATEX_INFIX.get(entry.infix, f" {entry.infix} " if entry.prec <= SUM or entry.prec == COMPARE
                            else entry.infix)

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .api import GradResult
+from .api import CompareResult, DiffResult, GradResult
 
 ROWS_SHOWN = 40  # nodes shown without --all-nodes: the first and last 20
 
@@ -80,6 +80,75 @@ def grad_tables(result: GradResult, digits: int = 10, all_nodes: bool = False) -
     return [nodes, grads]
 
 
+def statements_text(statements: list[tuple[str, str]], limit: int | None) -> tuple[str, bool]:
+    """Statements one per line (t1 = ...), cut after `limit` characters; says whether it cut."""
+    lines = [f"{name} = {text}" if name else text for name, text in statements]
+    text = "\n".join(lines)
+    if limit and len(text) > limit:
+        return text[:limit] + "…", True
+    return text, False
+
+
+def _point_text(point: dict[str, Any], digits: int) -> str:
+    return ", ".join(f"{k} = {fmt(v, digits)}" for k, v in point.items())
+
+
+def compare_tables(result: CompareResult, digits: int = 10, limit: int = 600) -> list[Table]:
+    tables = []
+    for p in result.pairs:
+        t = Table(f"∂{_d(p.of)}/∂{_d(p.wrt)} at {_point_text(result.point, digits)}",
+                  ["method", "formula or step", "value", "|difference| from reverse mode"],
+                  styles={2: "cyan"})
+        expanded, cut_e = statements_text(p.expanded, limit)
+        factored, cut_f = statements_text(p.factored, limit)
+
+        def diff(v: Any, p: Any = p) -> str:
+            with np.errstate(all="ignore"):
+                return fmt(np.abs(np.asarray(v, dtype=float) - p.reverse), 3)
+
+        t.rows.append(["1 symbolic, expanded", expanded, fmt(p.symbolic, digits), diff(p.symbolic)])
+        if p.factored != p.expanded:
+            t.rows.append(["  in named steps", factored, "", ""])
+        fd = p.finite_difference
+        t.rows.append(["2 central difference", f"(f(x+h) - f(x-h))/2h, h = {fmt(fd.eps, 4)}\n{fd.rule}",
+                       fmt(fd.value, digits), fmt(fd.abs_error, 3)])
+        t.rows.append(["3 forward mode (JVP)", "tangents pushed forward", fmt(p.forward, digits),
+                       diff(p.forward)])
+        t.rows.append(["3 reverse mode", "adjoints pulled back", fmt(p.reverse, digits), "0"])
+        if cut_e or cut_f:
+            t.notes.append(f"formula cut at {limit} characters; --json has all of it")
+        verdict = "agree" if p.agree else "DISAGREE"
+        t.notes.append(f"{verdict} within rtol {result.rtol:g}, atol {result.atol:g}")
+        tables.append(t)
+        if p.sweep:
+            best = min(p.sweep, key=lambda row: float(np.nan_to_num(row[2], nan=np.inf)))
+            s = Table(f"Central difference against reverse mode, by step h (∂{_d(p.of)}/∂{_d(p.wrt)})",
+                      ["h", "central difference", "|error|", ""])
+            for h, v, e in p.sweep:
+                s.rows.append([f"{h:.0e}", fmt(v, digits), fmt(e, 3), "← best" if h == best[0] else ""])
+            s.notes.append("large h: truncation error (∝ h²); small h: rounding error (∝ ε/h)")
+            tables.append(s)
+    return tables
+
+
+def diff_lines(results: list[DiffResult], digits: int = 10, latex: bool = False,
+               limit: int | None = 4000, factored: bool = False) -> str:
+    out = []
+    for r in results:
+        statements = r.factored.program_text(r.taken, latex=latex) if factored and r.factored \
+            else r.statements(latex=latex)
+        *defs, (_, main) = statements
+        lines = [f"{name} = {text}" for name, text in defs]
+        lines.append(f"{r.latex_name if latex else r.name} = {main}")
+        if r.value is not None:
+            lines.append(f"  = {fmt(r.value, digits)} at {_point_text(r.point or {}, digits)}")
+        text = "\n".join(lines)
+        if limit and len(text) > limit:
+            text = text[:limit] + f"…\n(cut at {limit:,} characters; --max-chars 0 shows all)"
+        out.append(text)
+    return "\n".join(out) + "\n"
+
+
 def functions_table(functions: list[tuple[str, list[tuple[str, str]], str]]) -> Table:
     table = Table("Functions and their partial derivatives", ["call", "partials", "notes"])
     for call, partials, notes in functions:
@@ -141,7 +210,7 @@ def to_json(doc: Any) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
 
 
-def print_warnings(warnings: list[Any], stream: TextIO | None = None) -> None:
+def print_warnings(warnings: list[Any], stream: TextIO | None = None, prefix: str = "warning") -> None:
     stream = stream or sys.stderr
     for w in warnings:
-        stream.write(f"warning: {w.message}\n")
+        stream.write(f"{prefix}: {getattr(w, 'message', w)}\n")
