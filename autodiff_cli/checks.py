@@ -106,7 +106,7 @@ def check_pairs(program: Program, inputs: dict[str, Any], of: list[tuple[str, in
 
 def symbolic_derivative(program: Program, target: int, wrt: list[tuple[str, int]]) -> Formula:
     """∂ⁿtarget/∂w1…∂wn: the first by the chain rule on the program, the rest on the formula."""
-    (first_name, first_node), rest = wrt[0], wrt[1:]
+    (_, first_node), rest = wrt[0], wrt[1:]
     formula = derivative(program, target, first_node)
     for name, _node in rest:
         formula = differentiate(formula, name)

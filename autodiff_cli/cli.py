@@ -159,9 +159,9 @@ def compare(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  #
 @app.command()
 @_handled
 def diff(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
-         of: Annotated[str | None, typer.Option("--of", help="The target (default: the last statement).")] = None,
+         of: Annotated[str | None, typer.Option("--of", help="The target (default: last statement).")] = None,
          wrt: WrtOpt = [],  # noqa: B006
-         order: Annotated[int, typer.Option("--order", min=1, help="Repeat the variable: 2 gives ∂²f/∂x².")] = 1,
+         order: Annotated[int, typer.Option("--order", min=1, help="2 gives ∂²f/∂x².")] = 1,
          latex: Annotated[bool, typer.Option("--latex", help="Print the derivative as LaTeX.")] = False,
          factored: Annotated[bool, typer.Option("--factored", help="In the program's named steps.")] = False,
          max_chars: Annotated[int, typer.Option("--max-chars", help="Cut long output (0: never).")] = 4000,
