@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -333,11 +334,22 @@ class DiffResult:
     of: str
     wrt: list[str]
     formula: Formula
-    factored: Formula | None  # first order only
-    taken: set[str]
+    program: Program = field(repr=False)
+    nodes: tuple[int, int] = (0, 0)  # target and first variable, for the factored form
     value: Any = None
     point: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)  # said of ops such as floor (derivative 0)
+
+    @property
+    def taken(self) -> set[str]:
+        return set(self.program.names())
+
+    @functools.cached_property
+    def factored(self) -> Formula | None:
+        """The first derivative in the program's named steps (built when asked for)."""
+        if len(self.wrt) != 1:
+            return None
+        return derivative(self.program, *self.nodes, factored=True)
 
     def statements(self, latex: bool = False) -> list[tuple[str, str]]:
         return self.formula.program_text(self.taken, latex=latex)
@@ -393,17 +405,15 @@ def diff(program: str | Program, *, of: str | None = None, wrt: str | list[str] 
         sequences = [[n] * order for n in prog.inputs]
     point = input_values(prog, {**(at or {}), **inputs}) if (at or inputs) else None
     values = forward(prog, point)[0] if point is not None else None
-    taken = set(prog.names())
     results = []
     for seq in sequences:
         nodes = _resolve(prog, seq, "--wrt")
         formula = symbolic_derivative(prog, target, list(zip(seq, nodes, strict=True)))
-        factored = derivative(prog, target, nodes[0], factored=True) if len(seq) == 1 else None
         value = None
         if values is not None:
             held = {n: values[node] for n, node in zip(seq, nodes, strict=True)}
             value = evaluate_formula(formula, {**point, **held})
         notes = sorted({OPS[prog.graph[n].op].note for n in prog.graph.ancestors([target])
                         if prog.graph[n].op in OPS and OPS[prog.graph[n].op].note})
-        results.append(DiffResult(of_name, seq, formula, factored, taken, value, point, notes))
+        results.append(DiffResult(of_name, seq, formula, prog, (target, nodes[0]), value, point, notes))
     return results

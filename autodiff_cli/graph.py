@@ -34,10 +34,11 @@ class Ref:
 
 def _attr_key(attr: Any) -> Any:
     # Constants are keyed by their exact bits, so 0.0 and -0.0 stay apart and nan finds itself.
-    if isinstance(attr, float):
+    kind = type(attr)
+    if kind is float:
         return ("f", attr.hex())
-    if isinstance(attr, tuple):
-        return tuple(_attr_key(a) for a in attr)
+    if kind is tuple:  # a constant's (value, label)
+        return tuple(("f", a.hex()) if type(a) is float else a for a in attr)
     return attr
 
 
@@ -49,7 +50,7 @@ class Graph:
         self._index: dict[tuple, int] = {}
 
     def add(self, op: str, args: tuple[int, ...] = (), attr: Any = None) -> int:
-        key = (op, args, _attr_key(attr))
+        key = (op, args, None if attr is None else _attr_key(attr))
         found = self._index.get(key)
         if found is not None:
             return found
