@@ -67,7 +67,7 @@ def central_difference(program: Program, inputs: dict[str, Any], target: int, wr
 def auto_step(point: Any) -> tuple[float, str]:
     eps = np.finfo(np.float64).eps
     h = float(np.cbrt(eps) * max(1.0, float(np.max(np.abs(point)))))
-    return h, "h = ∛ε·max(1, |x|), ε = 2.2e-16 (float64): balances truncation h² against rounding ε/h"
+    return h, "chosen as ∛ε·max(1, |x|), ε of float64"
 
 
 def check_pairs(program: Program, inputs: dict[str, Any], of: list[tuple[str, int]],

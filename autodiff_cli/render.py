@@ -117,8 +117,8 @@ def compare_tables(result: CompareResult, digits: int = 10, limit: int = 600) ->
         t.rows.append(["3 reverse mode", "adjoints pulled back", fmt(p.reverse, digits), "0"])
         if cut_e or cut_f:
             t.notes.append(f"formula cut at {limit} characters; --json has all of it")
-        verdict = "agree" if p.agree else "DISAGREE"
-        t.notes.append(f"{verdict} within rtol {result.rtol:g}, atol {result.atol:g}")
+        tolerance = f"rtol {result.rtol:g}, atol {result.atol:g}"
+        t.notes.append(f"agree within {tolerance}" if p.agree else f"DISAGREE beyond {tolerance}")
         tables.append(t)
         if p.sweep:
             best = min(p.sweep, key=lambda row: float(np.nan_to_num(row[2], nan=np.inf)))
