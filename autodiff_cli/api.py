@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .checks import ATOL, RTOL, PairCheck, check_pairs, evaluate_formula, symbolic_derivative
-from .engine import Diagnostic, forward, linearize, needed_nodes, reverse
+from .engine import Diagnostic, LinearMap, forward, linearize, needed_nodes, reverse
 from .errors import AdiffError, NameLookupError, UsageError
 from .formulas import function_list, local_partial_formula
 from .graph import Program
@@ -121,6 +121,8 @@ class GradResult:
 
 def jsonable(value: Any) -> Any:
     """Numbers for strict JSON: non-finite values become the strings "nan", "inf", "-inf"."""
+    if value is None or isinstance(value, LinearMap):
+        return None
     arr = np.asarray(value, dtype=np.float64)
     if arr.ndim == 0:
         v = float(arr)
@@ -184,7 +186,16 @@ def _names(text_or_list: str | list[str] | None) -> list[str]:
     return [n.strip() for item in items for n in item.split(",") if n.strip()]
 
 
-def input_values(prog: Program, at: dict[str, Any]) -> dict[str, Any]:
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def _dtype(name: str) -> Any:
+    if name not in DTYPES:
+        raise UsageError(f"unknown dtype '{name}' (choose float64 or float32)")
+    return DTYPES[name]
+
+
+def input_values(prog: Program, at: dict[str, Any], dtype: Any = np.float64) -> dict[str, Any]:
     """Each input's value: the program's default, overridden by `at` (numbers or text)."""
     unknown = [n for n in at if n not in prog.inputs]
     if unknown:
@@ -195,9 +206,9 @@ def input_values(prog: Program, at: dict[str, Any]) -> dict[str, Any]:
     for name in prog.inputs:
         if name in at:
             raw = at[name]
-            values[name] = value_of(raw, name) if isinstance(raw, str) else np.float64(raw)
+            values[name] = np.asarray(value_of(raw, name) if isinstance(raw, str) else raw, dtype=dtype)[()]
         elif name in prog.defaults:
-            values[name] = np.float64(prog.defaults[name])
+            values[name] = np.asarray(prog.defaults[name], dtype=dtype)[()]
         else:
             token = prog.first_use.get(name)  # type: ignore[attr-defined]
             raise NameLookupError(
@@ -220,21 +231,27 @@ def _resolve(prog: Program, names: list[str], option: str) -> list[int]:
 
 def grad(program: str | Program, *, of: str | list[str] | None = None,
          wrt: str | list[str] | None = None, at: dict[str, Any] | None = None,
-         convention: str = "tensorflow", **inputs: Any) -> GradResult:
+         convention: str = "tensorflow", dtype: str = "float64", **inputs: Any) -> GradResult:
     """Forward and reverse passes: the partials of each target (`of`, default the last
     statement) with respect to each name in `wrt` (default: every input). Inputs are given
-    in `at` or as keyword arguments; persistent-tape semantics for intermediates."""
+    in `at` or as keyword arguments; persistent-tape semantics for intermediates. A target
+    that is an array is differentiated as its sum (tf.GradientTape's convention)."""
     if convention not in CONVENTIONS:
         raise UsageError(f"unknown convention '{convention}' (choose {', '.join(CONVENTIONS)})")
     prog = _as_program(program)
     at = {**(at or {}), **inputs}
-    values_in = input_values(prog, at)
+    values_in = input_values(prog, at, _dtype(dtype))
     of_names = _names(of) or [prog.target_name]
     wrt_names = _names(wrt) or list(prog.inputs)
     of_nodes = _resolve(prog, of_names, "--of")
     wrt_nodes = _resolve(prog, wrt_names, "--wrt")
 
-    values, warnings = forward(prog, values_in)
+    values, warnings = forward(prog, values_in, _dtype(dtype))
+    for t_name, t_node in zip(of_names, of_nodes, strict=True):
+        if np.ndim(values[t_node]):
+            warnings.append(Diagnostic(
+                "note", f"{t_name} is an array of shape {np.shape(values[t_node])}: its gradients are "
+                f"those of sum({t_name}), as tf.GradientTape computes them", t_name))
     lin = linearize(prog, values, needed_nodes(prog, of_nodes), convention)
     warnings += lin.warnings
     gradients: dict[str, dict[str, Any]] = {}

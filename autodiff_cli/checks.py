@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 
 from .engine import Diagnostic, forward, linearize, needed_nodes, reverse, tangents
+from .errors import UsageError
 from .graph import Program
+from .ops import OPS
 from .symbolic import Formula, derivative, differentiate
 
 RTOL, ATOL = 1e-5, 1e-8  # float64 defaults: central differences reach about 1e-10 relative
@@ -56,18 +58,50 @@ def evaluate_formula(formula: Formula, values: dict[str, Any]) -> Any:
 
 def central_difference(program: Program, inputs: dict[str, Any], target: int, wrt: int,
                        point: Any, h: float) -> Any:
-    """(f(x + h) - f(x - h)) / 2h, dividing by the step the floats really took."""
-    up, down = point + h, point - h
-    plus, _ = forward(program, inputs, overrides={wrt: up})
-    minus, _ = forward(program, inputs, overrides={wrt: down})
+    """(f(x + h) - f(x - h)) / 2h for each element of x in turn (f summed when it is an
+    array), dividing by the step the floats really took."""
+    point = np.asarray(point)
+    out = np.empty(point.shape, dtype=np.result_type(point, np.float32))
     with np.errstate(all="ignore"):
-        return (plus[target] - minus[target]) / (up - down)
+        for j in np.ndindex(point.shape):
+            up, down = point.copy(), point.copy()
+            up[j] += h
+            down[j] -= h
+            plus, _ = forward(program, inputs, point.dtype.type, overrides={wrt: up[()]})
+            minus, _ = forward(program, inputs, point.dtype.type, overrides={wrt: down[()]})
+            out[j] = (np.sum(plus[target]) - np.sum(minus[target])) / (up[j] - down[j])
+    return out[()]
+
+
+def forward_mode(program: Program, lin: Any, target: int, wrt: int) -> Any:
+    """∂sum(target)/∂wrt by forward mode: one tangent pass per element of wrt."""
+    point = np.asarray(lin.values[wrt])
+    out = np.zeros(point.shape, dtype=np.result_type(point, np.float32))
+    for j in np.ndindex(point.shape):
+        direction = np.zeros_like(point)
+        direction[j] = 1
+        out[j] = np.sum(tangents(program, lin, wrt, direction[()]).get(target, 0.0))
+    return out[()]
+
+
+def symbolic_unavailable(program: Program, target: int, values: list[Any]) -> str | None:
+    """Why the closed form is not given here (array programs need matrix calculus), or None."""
+    graph = program.graph
+    for n in graph.ancestors([target]):
+        if OPS.get(graph[n].op) is not None and OPS[graph[n].op].vjp is not None:
+            return f"{graph[n].op} is an array operation"
+        if np.ndim(values[n]):
+            return "the program works on arrays"
+    return None
 
 
 def auto_step(point: Any) -> tuple[float, str]:
-    eps = np.finfo(np.float64).eps
+    eps = np.finfo(np.asarray(point).dtype if np.asarray(point).dtype.kind == "f" else np.float64).eps
     h = float(np.cbrt(eps) * max(1.0, float(np.max(np.abs(point)))))
-    return h, "chosen as ∛ε·max(1, |x|), ε of float64"
+    return h, f"chosen as ∛ε·max(1, |x|), ε of {np.asarray(point).dtype}"
+
+
+MAX_ELEMENTS = 2_000  # per variable, for the element-by-element methods
 
 
 def check_pairs(program: Program, inputs: dict[str, Any], of: list[tuple[str, int]],
@@ -83,25 +117,64 @@ def check_pairs(program: Program, inputs: dict[str, Any], of: list[tuple[str, in
         adjoints, problem = reverse(program, lin, t_node)
         if problem is not None:
             warnings.append(problem)
+        why_not = symbolic_unavailable(program, t_node, values)
+        if why_not:
+            warnings.append(Diagnostic("note", f"no symbolic formula for {t_name}: {why_not}; matrix "
+                                       "calculus is not implemented, the other methods are compared", t_name))
         for w_name, w_node in wrt:
             point = values[w_node]
+            if np.size(point) > MAX_ELEMENTS:
+                raise UsageError(f"--wrt {w_name}: {np.size(point):,} elements; compare differentiates "
+                                 f"element by element, up to {MAX_ELEMENTS:,}")
             rev = adjoints.get(w_node, np.zeros_like(point)[()])
-            fwd = tangents(program, lin, w_node).get(t_node, np.zeros_like(values[t_node])[()])
-            expanded = derivative(program, t_node, w_node)
-            factored = derivative(program, t_node, w_node, factored=True)
-            symbolic = evaluate_formula(expanded, {**inputs, w_name: point})
+            fwd = forward_mode(program, lin, t_node, w_node)
+            if why_not:
+                factored = expanded = [("", f"(not available: {why_not})")]
+                symbolic = None
+            else:
+                formula = derivative(program, t_node, w_node)
+                expanded = formula.program_text(taken)
+                factored = derivative(program, t_node, w_node, factored=True).program_text(taken)
+                symbolic = evaluate_formula(formula, {**inputs, w_name: point})
             h, rule = (eps, "given with --eps") if eps is not None else auto_step(point)
             fd = central_difference(program, inputs, t_node, w_node, point, h)
             with np.errstate(all="ignore"):
-                fd_check = FiniteDifference(fd, h, rule, np.abs(fd - rev))
-                steps = [(s, v, np.abs(v - rev)) for s in SWEEP_STEPS
+                fd_check = FiniteDifference(fd, h, rule, np.max(np.abs(fd - rev)))
+                steps = [(s, v, np.max(np.abs(v - rev))) for s in SWEEP_STEPS
                          for v in [central_difference(program, inputs, t_node, w_node, point, s)]
                          ] if sweep else []
-            agree = all(close(v, rev, rtol, atol) for v in (fd, fwd, symbolic))
-            pairs.append(PairCheck(t_name, w_name, factored.program_text(taken),
-                                   expanded.program_text(taken), symbolic, fd_check, fwd, rev,
+            agree = all(close(v, rev, rtol, atol) for v in (fd, fwd, symbolic) if v is not None)
+            pairs.append(PairCheck(t_name, w_name, factored, expanded, symbolic, fd_check, fwd, rev,
                                    agree, steps))
     return pairs, warnings
+
+
+def jacobian(program: Program, inputs: dict[str, Any], target: int, wrt: int,
+             convention: str = "tensorflow") -> tuple[Any, str, int]:
+    """The full Jacobian d target / d wrt, rows the target's elements and columns wrt's (both
+    flattened): reverse mode row by row or forward mode column by column, whichever needs
+    fewer passes. Returns (matrix, method, passes)."""
+    values, _ = forward(program, inputs)
+    lin = linearize(program, values, needed_nodes(program, [target]), convention)
+    out_shape, in_shape = np.shape(values[target]), np.shape(values[wrt])
+    rows, cols = int(np.prod(out_shape)), int(np.prod(in_shape))
+    dtype = np.result_type(values[target], values[wrt], np.float32)
+    matrix = np.zeros((rows, cols), dtype=dtype)
+    if rows <= cols:
+        for r in range(rows):
+            seed = np.zeros(rows, dtype=dtype)
+            seed[r] = 1
+            adjoints, _ = reverse(program, lin, target, seed.reshape(out_shape)[()])
+            if wrt in adjoints:
+                matrix[r] = np.ravel(np.broadcast_to(adjoints[wrt], in_shape))
+        return matrix, "reverse mode, one pass per row", rows
+    for c in range(cols):
+        direction = np.zeros(cols, dtype=dtype)
+        direction[c] = 1
+        tangent = tangents(program, lin, wrt, direction.reshape(in_shape)[()]).get(target)
+        if tangent is not None:
+            matrix[:, c] = np.ravel(np.broadcast_to(tangent, out_shape))
+    return matrix, "forward mode, one pass per column", cols
 
 
 def symbolic_derivative(program: Program, target: int, wrt: list[tuple[str, int]]) -> Formula:

@@ -45,6 +45,8 @@ DigitsOpt = Annotated[int, typer.Option("--digits", min=1, max=17, help="Signifi
 ConventionOpt = Annotated[Convention, typer.Option(
     "--convention",
     help="Partial used where an operation is not differentiable (abs or relu at 0, a max tie).")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="float64 (default) or float32 end to end.")]
+FullOpt = Annotated[bool, typer.Option("--full", help="Show every element of long arrays.")]
 AllNodesOpt = Annotated[bool, typer.Option("--all-nodes", help="Show every node, however many.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks of errors.")]
 
@@ -110,9 +112,8 @@ def parse_at(items: list[str]) -> dict[str, str]:
 @_handled
 def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
          of: OfOpt = [], wrt: WrtOpt = [], json_: JsonOpt = False, digits: DigitsOpt = 10,  # noqa: B006
-         convention: ConventionOpt = Convention.tensorflow,
-         all_nodes: AllNodesOpt = False,
-         debug: DebugOpt = False) -> int:
+         convention: ConventionOpt = Convention.tensorflow, dtype: DtypeOpt = "float64",
+         all_nodes: AllNodesOpt = False, full: FullOpt = False, debug: DebugOpt = False) -> int:
     """Every node's value, local partials and adjoint, then the gradient.
 
     Example: adiff grad "exp(sin(x^2))" --at x=2
@@ -120,11 +121,11 @@ def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
     from . import api, render
 
     result = api.grad(read_program(program, file), of=of, wrt=wrt, at=parse_at(at),
-                      convention=convention.value)
+                      convention=convention.value, dtype=dtype)
     if json_:
         sys.stdout.write(render.to_json(result.to_dict()) + "\n")
     else:
-        render.print_tables(render.grad_tables(result, digits, all_nodes))
+        render.print_tables(render.grad_tables(result, digits, all_nodes, full))
         render.print_warnings(result.warnings)
     return result.exit_code
 

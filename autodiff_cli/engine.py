@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ShapeError
 from .graph import Program
-from .ops import OPS
+from .ops import OPS, params_of
 from .printing import to_text
 
 
@@ -28,12 +29,28 @@ class Diagnostic:
         return {"kind": self.kind, "node": self.node, "line": self.line, "message": self.message}
 
 
+class LinearMap:
+    """The derivative of an array operation with respect to one argument, as the two products
+    that the passes need (no Jacobian matrix is ever formed)."""
+
+    __slots__ = ("vjp", "jvp", "describe")
+
+    def __init__(self, vjp: Any, jvp: Any, describe: str):
+        self.vjp, self.jvp, self.describe = vjp, jvp, describe
+
+
+def _linear_map(entry: Any, i: int, args: list[Any], y: Any, params: dict[str, Any]) -> LinearMap:
+    return LinearMap(lambda g: entry.vjp(i, g, args, y, params),
+                     lambda t: entry.jvp(i, t, args, y, params),
+                     f"vector-Jacobian product of {entry.callable_as or entry.name}")
+
+
 @dataclass
 class Linearization:
     """The forward values and each edge's local partial ∂node/∂arg, with what went wrong."""
 
     values: list[Any]
-    local_partials: dict[tuple[int, int], Any]  # (node, argument position) -> value
+    local_partials: dict[tuple[int, int], Any]  # (node, argument position) -> value or LinearMap
     warnings: list[Diagnostic] = field(default_factory=list)
 
 
@@ -64,12 +81,14 @@ def forward(program: Program, inputs: dict[str, Any], dtype: Any = np.float64,
             if overrides and node_id in overrides:
                 values[node_id] = overrides[node_id]
             elif node.op == "const":
-                values[node_id] = dtype(node.attr[0])
+                values[node_id] = np.asarray(node.attr[0], dtype=dtype)[()]
             elif node.op == "input":
                 values[node_id] = inputs[node.attr]
             else:
                 args = [values[a] for a in node.args]
-                value = OPS[node.op].evaluate(*args)
+                value = _evaluate(program, node_id, args)
+                if not node.args:  # linspace, zeros, ...: made in the program's dtype
+                    value = np.asarray(value, dtype=dtype)[()]
                 values[node_id] = value
                 if not warnings and not _all_finite(value) and all(_all_finite(a) for a in args):
                     label, line, where = describe(program, node_id)
@@ -80,6 +99,29 @@ def forward(program: Program, inputs: dict[str, Any], dtype: Any = np.float64,
                     warnings.append(Diagnostic(
                         "non-finite", f"forward pass: {named} is {shown}{where}", label, line))
     return values, warnings
+
+
+def _evaluate(program: Program, node_id: int, args: list[Any]) -> Any:
+    """One node's value; a shape that does not fit is the user's error, with its statement."""
+    node = program.graph[node_id]
+    entry = OPS[node.op]
+    try:
+        if entry.params:
+            return entry.evaluate(*args, **params_of(entry, node.attr))
+        return entry.evaluate(*args)
+    except ShapeError as err:
+        raise _placed(program, node_id, err.message) from None
+    except ValueError as err:  # numpy's broadcasting
+        shapes = " and ".join(str(np.shape(a)) for a in args)
+        raise _placed(program, node_id, f"{entry.callable_as or entry.name}: shapes {shapes} do not fit "
+                      f"together ({err})") from None
+
+
+def _placed(program: Program, node_id: int, message: str) -> ShapeError:
+    stmt = program.statement_of(node_id)
+    if stmt is None:
+        return ShapeError(message)
+    return ShapeError(f"{message}, in `{stmt.text}`", line=stmt.line, source=program.source)
 
 
 def linearize(program: Program, values: list[Any], needed: set[int],
@@ -103,8 +145,12 @@ def linearize(program: Program, values: list[Any], needed: set[int],
                 mask = entry.kink.where(*args)
                 if np.any(mask):
                     kink_mask = mask
+            params = params_of(entry, node.attr) if entry.vjp is not None else None
             for i, arg in enumerate(node.args):
                 if arg not in needed:
+                    continue
+                if entry.vjp is not None:
+                    partials[(node_id, i)] = _linear_map(entry, i, args, y, params)
                     continue
                 rule = entry.partials[i]
                 local = 0.0 if rule is None else rule(*args, y)
@@ -151,13 +197,15 @@ def unbroadcast(value: Any, shape: tuple[int, ...]) -> Any:
     return np.broadcast_to(value, shape).copy() if value.shape != shape else value
 
 
-def reverse(program: Program, lin: Linearization, target: int) -> tuple[dict[int, Any], Diagnostic | None]:
+def reverse(program: Program, lin: Linearization, target: int,
+            seed: Any = None) -> tuple[dict[int, Any], Diagnostic | None]:
     """Adjoints ∂target/∂node of every node the target depends on, in one sweep; a node the
     target does not depend on is absent (not connected). Adjoints are summed where a value
-    feeds several others. Also returns the first non-finite product, explained."""
+    feeds several others. The seed defaults to ones: the gradient of sum(target), as
+    tf.GradientTape does. Also returns the first non-finite product, explained."""
     graph = program.graph
     values = lin.values
-    adjoints: dict[int, Any] = {target: np.ones_like(values[target])[()]}
+    adjoints: dict[int, Any] = {target: np.ones_like(values[target])[()] if seed is None else seed}
     problem = None
     with np.errstate(all="ignore"):
         for node_id in range(target, -1, -1):
@@ -168,7 +216,10 @@ def reverse(program: Program, lin: Linearization, target: int) -> tuple[dict[int
                 local = lin.local_partials.get((node_id, i))
                 if local is None:
                     continue
-                contribution = unbroadcast(g * local, np.shape(values[arg]))
+                if type(local) is LinearMap:
+                    contribution = local.vjp(g)
+                else:
+                    contribution = unbroadcast(g * local, np.shape(values[arg]))
                 if problem is None and not _all_finite(contribution):
                     problem = _product_warning(program, node_id, arg, g, local)
                 previous = adjoints.get(arg)
@@ -176,12 +227,12 @@ def reverse(program: Program, lin: Linearization, target: int) -> tuple[dict[int
     return adjoints, problem
 
 
-def tangents(program: Program, lin: Linearization, seed: int) -> dict[int, Any]:
-    """Forward mode (a JVP): ∂node/∂seed for every node after the seed, pushed forward in
-    evaluation order from the same local partials; the seed is held independent."""
+def tangents(program: Program, lin: Linearization, seed: int, direction: Any = None) -> dict[int, Any]:
+    """Forward mode (a JVP): the derivative of every node after the seed node along
+    `direction` (default ones), pushed forward in evaluation order; the seed is independent."""
     graph = program.graph
     values = lin.values
-    tangent: dict[int, Any] = {seed: np.ones_like(values[seed])[()]}
+    tangent: dict[int, Any] = {seed: np.ones_like(values[seed])[()] if direction is None else direction}
     with np.errstate(all="ignore"):
         for node_id in range(seed + 1, len(graph)):
             total = None
@@ -190,7 +241,8 @@ def tangents(program: Program, lin: Linearization, seed: int) -> dict[int, Any]:
                 local = lin.local_partials.get((node_id, i))
                 if t is None or local is None:
                     continue
-                total = local * t if total is None else total + local * t
+                change = local.jvp(t) if type(local) is LinearMap else local * t
+                total = change if total is None else total + change
             if total is not None:
                 shape = np.shape(values[node_id])
                 tangent[node_id] = total if np.shape(total) == shape else np.broadcast_to(total, shape)

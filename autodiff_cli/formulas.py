@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .graph import Program, Ref
-from .ops import FUNCTIONS, OPS, Builder, Sym
+from .ops import FUNCTIONS, MACROS, OPS, REQUIRED, Builder, Op, Sym
 from .printing import to_text
 
 
@@ -13,6 +13,8 @@ def local_partial_formula(program: Program, node_id: int, arg_pos: int, limit: i
     graph = program.graph
     node = graph[node_id]
     entry = OPS[node.op]
+    if entry.vjp is not None:
+        return f"(linear map: {entry.callable_as or entry.name}'s vector-Jacobian product)"
     rule = entry.partials[arg_pos]
     if rule is None:
         return "0"
@@ -40,6 +42,10 @@ def function_list() -> list[tuple[str, list[tuple[str, str]], str]]:
         if entry.name in seen:
             continue
         seen.add(entry.name)
+        aliases = [a for a, e in FUNCTIONS.items() if e is entry and a != call_name]
+        if entry.vjp is not None or entry.arity == 0:
+            out.append(_array_function(call_name, entry, aliases))
+            continue
         builder = Builder(simplify=True)
         names = ("y", "x") if entry.name == "atan2" else _ARG_NAMES[entry.arity]
         args = [builder.leaf("sym", n) for n in names]
@@ -54,13 +60,28 @@ def function_list() -> list[tuple[str, list[tuple[str, str]], str]]:
         if entry.kink is not None:
             used = "; ".join(f"{c} {'/'.join(f'{v:g}' for v in vals)}" for c, vals in entry.kink.used.items())
             notes.append(f"undefined {entry.kink.text}: {used}")
-        aliases = [a for a, e in FUNCTIONS.items() if e is entry and a != call_name]
         if aliases:
             notes.append("also " + ", ".join(aliases))
         if entry.name == "log":
             notes.append("log(x, base) = log(x)/log(base)")
+        if entry.name in ("max", "min"):
+            notes.append(f"{entry.name}(A) or {entry.name}(A, axis=0): the reduction over an array")
         out.append((f"{call_name}({', '.join(names)})", partials, "; ".join(notes)))
+    for name in MACROS:
+        out.append((f"{name}(p, y)", [], "a loss: the mean over all elements, made of the operations above"))
     return out
+
+
+def _array_function(call_name: str, entry: Op, aliases: list[str]) -> tuple[str, list, str]:
+    params = [n if d is REQUIRED or n.startswith("*") else f"{n}={d!r}".replace("'", '"')
+              for n, d in entry.params]
+    args = ["A1, A2, ..." if entry.variadic else "A", "B"][: 1 if entry.variadic else entry.arity]
+    notes = ["array operation: vector-Jacobian products" if entry.arity else "makes an array"]
+    if aliases:
+        notes.append("also " + ", ".join(aliases))
+    if entry.name == "conv2d":
+        notes.append("TensorFlow's cross-correlation: the kernel is not flipped (Octave's conv2 flips it)")
+    return f"{call_name}({', '.join(args + params)})", [], "; ".join(notes)
 
 
 def _sym(builder: Builder, value: object) -> Sym:

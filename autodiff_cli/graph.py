@@ -37,8 +37,9 @@ def _attr_key(attr: Any) -> Any:
     kind = type(attr)
     if kind is float:
         return ("f", attr.hex())
-    if kind is tuple:  # a constant's (value, label)
-        return tuple(("f", a.hex()) if type(a) is float else a for a in attr)
+    if kind is tuple:  # a constant's (value, label), or an operation's parameters
+        return tuple(("f", a.hex()) if type(a) is float else
+                     ("a", a.shape, a.dtype.str, a.tobytes()) if hasattr(a, "tobytes") else a for a in attr)
     return attr
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ShapeError
 from .graph import Graph
 
 # Printing precedence: a child is parenthesized when it binds more loosely than its parent.
@@ -52,6 +53,13 @@ class Op:
     note: str = ""  # said once when the operation's derivative is used (floor: "zero everywhere")
     aliases: tuple[str, ...] = ()
     callable_as: str | None = None  # name used in calls when it differs from `name` (pow)
+    # Array operations give the vector-Jacobian and Jacobian-vector products of argument i
+    # instead of elementwise local partials: vjp(i, g, args, y, params), jvp(i, t, args, y, params).
+    vjp: Callable[..., Any] | None = None
+    jvp: Callable[..., Any] | None = None
+    params: tuple[tuple[str, Any], ...] = ()  # parameters after the arguments, with defaults
+    variadic: bool = False  # any number of arguments (stack, concat)
+    differentiable: tuple[int, ...] | None = None  # arguments a gradient flows to (default: all)
 
 
 OPS: dict[str, Op] = {}
@@ -60,6 +68,8 @@ FUNCTIONS: dict[str, Op] = {}  # what a call `name(...)` may name
 
 def op(name: str, arity: int, evaluate: Callable[..., Any], *partials: Callable[..., Any] | None,
        call: bool = True, **kw: Any) -> Op:
+    if "params" in kw:
+        kw["params"] = tuple(kw["params"])
     entry = Op(name, arity, evaluate, tuple(partials), **kw)
     OPS[name] = entry
     if call:
@@ -210,11 +220,214 @@ for _name, _f, _jump, _where_text in (
     op(_name, 1, _f, None, note=f"{_name} is a step function: its derivative is 0 wherever it exists",
        kink=Kink(_jump, ZERO, f"where its argument is {_where_text}"))
 
+# --- Arrays: reductions, shapes, linear algebra, neural-network layers ------------------------
+# These operations are not elementwise, so each gives its vector-Jacobian product (reverse
+# mode) and Jacobian-vector product (forward mode) for argument i, from numpy.
+
+REQUIRED = object()  # the default of a parameter that has none
+
+
+class _Kernels:
+    """autodiff_cli.kernels (conv2d, pooling), imported on first use: start-up stays short."""
+
+    def __getattr__(self, name: str) -> Any:
+        from . import kernels as module
+        return getattr(module, name)
+
+
+kernels = _Kernels()
+
+
+def _spread(g, shape, axis):
+    """A reduced gradient broadcast back over the reduced axes."""
+    if axis is not None:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, shape)
+
+
+def _check_axis(a, axis, name):
+    if axis is not None and not -np.ndim(a) <= axis < max(np.ndim(a), 1):
+        raise ShapeError(f"{name}: axis {axis} is out of range for an array of shape {np.shape(a)}")
+
+
+def _reduce(name, f):
+    def evaluate(a, axis=None):
+        _check_axis(a, axis, name)
+        return f(a, axis=axis)[()]
+    return evaluate
+
+
+def _extreme_vjp(g, a, y, axis):
+    """max/min over an axis: the gradient is shared equally by the tied extreme elements
+    (as TensorFlow, PyTorch and JAX do for reductions)."""
+    mask = (a == _spread(y, np.shape(a), axis)).astype(np.result_type(a, g))
+    return mask * _spread(g, np.shape(a), axis) / mask.sum(axis=axis, keepdims=True)
+
+
+def _softmax(a, axis=-1):
+    _check_axis(a, axis, "softmax")
+    e = np.exp(a - np.max(a, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _logsumexp(a, axis=None):
+    _check_axis(a, axis, "logsumexp")
+    m = np.max(a, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    return (out.reshape(()) if axis is None else np.squeeze(out, axis=axis))[()]
+
+
+def _shape_text(shape):
+    return str(tuple(shape))
+
+
+def _matmul(a, b):
+    """Matrix products of vectors and matrices (numpy's matmul for 1-D and 2-D)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0 or np.ndim(a) > 2 or np.ndim(b) > 2:
+        raise ShapeError(f"matmul: {_shape_text(np.shape(a))} @ {_shape_text(np.shape(b))}: "
+                         "both sides must be vectors or matrices")
+    inner_a, inner_b = np.shape(a)[-1], np.shape(b)[0]
+    if inner_a != inner_b:
+        raise ShapeError(f"matmul: {_shape_text(np.shape(a))} @ {_shape_text(np.shape(b))}: "
+                         f"inner dimensions {inner_a} and {inner_b} differ")
+    return np.matmul(a, b)[()]
+
+
+def _matmul_vjp(i, g, args, y, params):
+    a, b = args
+    a2 = a[None, :] if np.ndim(a) == 1 else a  # vectors as 1×k rows and k×1 columns
+    b2 = b[:, None] if np.ndim(b) == 1 else b
+    g2 = np.reshape(g, (a2.shape[0], b2.shape[1]))
+    return (g2 @ b2.T).reshape(np.shape(a)) if i == 0 else (a2.T @ g2).reshape(np.shape(b))
+
+
+def _index(a, index=()):
+    key = tuple(slice(*k[1:]) if isinstance(k, tuple) else k for k in index)
+    try:
+        return np.asarray(a)[key][()]
+    except IndexError as err:
+        raise ShapeError(f"index: {err} (shape {_shape_text(np.shape(a))})") from None
+
+
+def _index_vjp(i, g, args, y, params):
+    out = np.zeros_like(np.asarray(args[0], dtype=np.result_type(args[0], g)))
+    key = tuple(slice(*k[1:]) if isinstance(k, tuple) else k for k in params["index"])
+    np.add.at(out, key, g)
+    return out
+
+
+def _reshape(a, shape=()):
+    try:
+        return np.reshape(a, shape)
+    except ValueError:
+        raise ShapeError(f"reshape: cannot reshape an array of shape {_shape_text(np.shape(a))} "
+                         f"({np.size(a)} elements) into {_shape_text(shape)}") from None
+
+
+def _joined(name, f):
+    def evaluate(*arrays, axis=0):
+        try:
+            return f(arrays, axis=axis)
+        except ValueError:
+            shapes = ", ".join(_shape_text(np.shape(x)) for x in arrays)
+            raise ShapeError(f"{name}: arrays of shapes {shapes} do not fit together "
+                             f"along axis {axis}") from None
+    return evaluate
+
+
+def _concat_vjp(i, g, args, y, params):
+    axis = params["axis"]
+    ends = np.cumsum([np.shape(a)[axis] for a in args])
+    return np.split(g, ends[:-1], axis=axis)[i]
+
+
+def _concat_jvp(i, t, args, y, params):
+    parts = [t if j == i else np.zeros_like(a, dtype=np.result_type(a, t)) for j, a in enumerate(args)]
+    return np.concatenate(parts, axis=params["axis"])
+
+
+def _stack_jvp(i, t, args, y, params):
+    parts = [t if j == i else np.zeros_like(a, dtype=np.result_type(a, t)) for j, a in enumerate(args)]
+    return np.stack(parts, axis=params["axis"])
+
+
+def _layer(f):
+    """conv2d and the pools take their parameters by keyword."""
+    return lambda *args, **params: f(*args, **params)
+
+
+REDUCE = (("axis", None),)
+op("sum", 1, _reduce("sum", np.sum), params=REDUCE,
+   vjp=lambda i, g, a, y, p: _spread(g, np.shape(a[0]), p["axis"]),
+   jvp=lambda i, t, a, y, p: np.sum(t, axis=p["axis"]))
+op("mean", 1, _reduce("mean", np.mean), params=REDUCE,
+   vjp=lambda i, g, a, y, p: _spread(g, np.shape(a[0]), p["axis"]) * (np.size(y) / np.size(a[0])),
+   jvp=lambda i, t, a, y, p: np.mean(t, axis=p["axis"]))
+for _name, _f in (("reduce_max", np.max), ("reduce_min", np.min)):
+    op(_name, 1, _reduce(_name[7:], _f), params=REDUCE, call=False, callable_as=_name[7:],
+       vjp=lambda i, g, a, y, p: _extreme_vjp(g, a[0], y, p["axis"]),
+       jvp=lambda i, t, a, y, p: np.sum(_extreme_vjp(np.ones_like(y), a[0], y, p["axis"]) * t,
+                                        axis=p["axis"]))
+op("softmax", 1, _softmax, params=(("axis", -1),),
+   vjp=lambda i, g, a, y, p: y * (g - np.sum(g * y, axis=p["axis"], keepdims=True)),
+   jvp=lambda i, t, a, y, p: y * (t - np.sum(t * y, axis=p["axis"], keepdims=True)))
+op("logsumexp", 1, _logsumexp, params=REDUCE,
+   vjp=lambda i, g, a, y, p: _spread(g, np.shape(a[0]), p["axis"]) * _softmax(a[0], p["axis"]),
+   jvp=lambda i, t, a, y, p: np.sum(_softmax(a[0], p["axis"]) * t, axis=p["axis"]))
+op("matmul", 2, _matmul, infix="@", prec=PRODUCT, aliases=("dot",), vjp=_matmul_vjp,
+   jvp=lambda i, t, a, y, p: _matmul(t, a[1]) if i == 0 else _matmul(a[0], t))
+op("transpose", 1, np.transpose, vjp=lambda i, g, a, y, p: np.transpose(g),
+   jvp=lambda i, t, a, y, p: np.transpose(t))
+op("reshape", 1, _reshape, params=(("*shape", ()),),
+   vjp=lambda i, g, a, y, p: np.reshape(g, np.shape(a[0])),
+   jvp=lambda i, t, a, y, p: np.reshape(t, np.shape(y)))
+op("index", 1, _index, params=(("index", ()),), call=False, vjp=_index_vjp,
+   jvp=lambda i, t, a, y, p: _index(t, p["index"]))
+op("stack", 1, _joined("stack", np.stack), params=(("axis", 0),), variadic=True,
+   vjp=lambda i, g, a, y, p: np.take(g, i, axis=p["axis"]), jvp=_stack_jvp)
+op("concat", 1, _joined("concat", np.concatenate), params=(("axis", 0),), variadic=True,
+   vjp=_concat_vjp, jvp=_concat_jvp)
+CONV = (("stride", 1), ("padding", "valid"))
+POOL = (("size", REQUIRED), ("stride", None), ("padding", "valid"))
+op("conv2d", 2, lambda a, k, stride=1, padding="valid": kernels.conv2d(a, k, stride, padding), params=CONV,
+   vjp=lambda i, g, a, y, p: kernels.conv2d_vjp(g, a[0], a[1], p["stride"], p["padding"])[i],
+   jvp=lambda i, t, a, y, p: kernels.conv2d_jvp(t if i == 0 else None, t if i == 1 else None,
+                                                a[0], a[1], p["stride"], p["padding"]))
+op("avg_pool", 1, lambda a, size, stride=None, padding="valid": kernels.avg_pool(a, size, stride, padding),
+   params=POOL, vjp=lambda i, g, a, y, p: kernels.avg_pool_vjp(g, a[0], p["size"], p["stride"], p["padding"]),
+   jvp=lambda i, t, a, y, p: kernels.avg_pool_jvp(t, a[0], p["size"], p["stride"], p["padding"]))
+op("max_pool", 1, lambda a, size, stride=None, padding="valid": kernels.max_pool(a, size, stride, padding),
+   params=POOL, vjp=lambda i, g, a, y, p: kernels.max_pool_vjp(g, a[0], p["size"], p["stride"], p["padding"]),
+   jvp=lambda i, t, a, y, p: kernels.max_pool_jvp(t, a[0], p["size"], p["stride"], p["padding"]))
+
+# Arrays made from parameters alone: no argument, so no gradient.
+op("linspace", 0, lambda start, stop, num=50: np.linspace(start, stop, int(num)),
+   params=(("start", REQUIRED), ("stop", REQUIRED), ("num", 50)))
+op("zeros", 0, lambda shape=(): np.zeros(shape), params=(("*shape", ()),))
+op("ones", 0, lambda shape=(): np.ones(shape), params=(("*shape", ()),))
+op("eye", 0, lambda n: np.eye(int(n)), params=(("n", REQUIRED),))
+
+# Losses, each the mean over all elements, written with the operations above (a MACRO is
+# expanded when the program is read, so its parts show as nodes and need no rules of their own).
+MACROS: dict[str, tuple[int, Callable[..., Any]]] = {
+    "mse": (2, lambda p, y: mean((p - y) ** 2)),
+    "mae": (2, lambda p, y: mean(abs_(p - y))),
+    "binary_crossentropy": (2, lambda p, y: mean(-(y * log(p) + (1 - y) * log(1 - p)))),
+}
+
 # The primitives the rules above are written with.
-sin, cos, sqrt, cosh, sinh, log, sign, sigmoid, where = (
-    _prim(n) for n in ("sin", "cos", "sqrt", "cosh", "sinh", "log", "sign", "sigmoid", "where"))
+sin, cos, sqrt, cosh, sinh, log, sign, sigmoid, where, mean, abs_ = (_prim(n) for n in (
+    "sin", "cos", "sqrt", "cosh", "sinh", "log", "sign", "sigmoid", "where", "mean", "abs"))
 
 CONSTANTS = {"pi": math.pi, "π": math.pi, "e": math.e}
+
+
+def params_of(entry: Op, attr: Any) -> dict[str, Any]:
+    """A node's parameters: its own (stored in attr as pairs), the op's defaults for the rest."""
+    params = {name.lstrip("*"): default for name, default in entry.params}
+    if attr:
+        params.update(attr)
+    return params
 
 
 def lookup_function(name: str) -> Op | None:

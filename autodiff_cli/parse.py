@@ -14,12 +14,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from .errors import AdiffError, ParseError
 from .graph import Graph, Program, Statement
-from .ops import CONSTANTS, lookup_function, nearest_function
+from .ops import CONSTANTS, MACROS, OPS, REQUIRED, Builder, Sym, lookup_function, nearest_function
 
 MAX_PROGRAM_CHARS = 20_000_000  # 20 MB; documented in the README
 
@@ -27,7 +28,8 @@ _WORDS = {
     "NUMBER": "a number", "NAME": "a name", "FUNC": "a function call", "LPAR": "'('",
     "RPAR": "')'", "PLUS": "'+'", "MINUS": "'-'", "TIMES": "'*'", "SLASH": "'/'", "POW": "'^'",
     "SUPERSCRIPT": "'²'", "COMPARE": "a comparison", "_SEP": "the end of the statement",
-    "$END": "the end of the program", "EQUAL": "'='", "COMMA": "','",
+    "$END": "the end of the program", "EQUAL": "'='", "COMMA": "','", "LSQB": "'['",
+    "RSQB": "']'", "COLON": "':'", "STRING": "a text in double quotes", "AT": "'@'", "QUOTE": "'",
 }
 
 
@@ -57,10 +59,25 @@ class _Callbacks(Transformer):
     def superscript(self, c): return self.state.apply("pow", (c[0], self.state.const(_superscript(c[1]))))
     def compare(self, c): return self.state.apply(_COMPARE[c[1].value], (c[0], c[2]))
     def arguments(self, c): return list(c)
-    def keyword(self, c): return ("keyword", c[0], c[1])
+    def keyword(self, c): return ("keyword", c[0], _string(c[1]) if isinstance(c[1], Token) else c[1])
+    def string(self, c): return _string(c[0])
+    def matmul(self, c): return self.state.apply("matmul", (c[0], c[1]))
+    def transpose(self, c): return self.state.apply("transpose", (c[0],))
+    def array(self, c): return self.state.array(list(c))
+    def index(self, c): return self.state.index(c[0], c[1])
+    def subscripts(self, c): return list(c)
+    def slice(self, c): return ("slice", c[0], c[2], c[4])
     def call(self, c): return self.state.call(c[0], c[1] or [])
     def assign(self, c): return self.state.statement(c[0], c[1])
     def bare(self, c): return self.state.statement(None, c[0])
+
+
+def _string(token: Token) -> tuple[str, str]:
+    return ("string", token.value[1:-1])
+
+
+def _count(n: int) -> str:
+    return {0: "no arguments", 1: "one argument", 2: "two arguments", 3: "three arguments"}[n]
 
 
 def _superscript(text: str) -> float:
@@ -100,9 +117,39 @@ class _State:
     def apply(self, op_name: str, args: tuple[int, ...]) -> int:
         return self.graph.add(op_name, args)
 
+    def array(self, items: list[int]) -> int:
+        """[a, b, ...]: a constant when every element is a number (or a constant array),
+        otherwise the elements stacked, so gradients flow to them."""
+        if all(i in self.literals for i in items):
+            values = [self.graph[i].attr[0] for i in items]
+            shapes = {np.shape(v) for v in values}
+            if len(shapes) > 1:
+                raise ParseError("the rows of an array literal have different lengths",
+                                 line=self.last_line, source=self.program.source)
+            node = self.graph.add("const", (), (np.array(values, dtype=np.float64), None))
+            self.literals.add(node)
+            return node
+        return self.graph.add("stack", tuple(items), (("axis", 0),))
+
+    def index(self, target: int, subscripts: list[Any]) -> int:
+        key = []
+        for item in subscripts:
+            if isinstance(item, tuple):  # ("slice", start, stop, step)
+                key.append(("slice", *(None if v is None else self._whole(v) for v in item[1:])))
+            else:
+                key.append(self._whole(item))
+        return self.graph.add("index", (target,), (("index", tuple(key)),))
+
+    def _whole(self, node_id: int) -> int:
+        node = self.graph[node_id]
+        if node.op != "const" or np.ndim(node.attr[0]) or not float(node.attr[0]).is_integer():
+            raise ParseError("an index must be a whole number written in the program (A[0], A[:, 1])",
+                             line=self.last_line, source=self.program.source)
+        return int(node.attr[0])
+
     def neg(self, arg: int) -> int:
-        if arg in self.literals:  # -2 is the number -2, so printing and reading back agree
-            return self.const(-self.graph[arg].attr[0])
+        if arg in self.literals and np.ndim(self.graph[arg].attr[0]) == 0:
+            return self.const(-self.graph[arg].attr[0])  # -2 is the number -2: prints and reads back
         return self.apply("neg", (arg,))
 
     def name(self, token: Token) -> int:
@@ -129,22 +176,75 @@ class _State:
     def call(self, token: Token, args: list[Any]) -> int:
         fname = token.value
         self.last_line = token.line
-        entry = lookup_function(fname)
         where = dict(line=token.line, column=token.column, source=self.program.source)
+        positional = [a for a in args if not (isinstance(a, tuple) and a[0] == "keyword")]
+        keywords = [a for a in args if isinstance(a, tuple) and a[0] == "keyword"]
+        if fname in MACROS:
+            arity, expand = MACROS[fname]
+            if len(positional) != arity or keywords:
+                raise ParseError(f"{fname}() takes {_count(arity)}, but {len(args)} were given", **where)
+            builder = Builder(self.graph, simplify=False)
+            return expand(*(Sym(builder, self._array_arg(a, fname, where)) for a in positional)).id
+        entry = lookup_function(fname)
         if entry is None:
             near = nearest_function(fname)
             hint = f"did you mean {near}?" if near else "see `adiff functions` for the list"
             raise ParseError(f"unknown function '{fname}': {hint}", **where)
-        for a in args:
-            if isinstance(a, tuple):
-                raise ParseError(f"{fname}() takes no keyword arguments (got {a[1]}=)", **where)
-        if entry.name == "log" and len(args) == 2:  # log(x, base) = log(x)/log(base)
-            return self.apply("div", (self.apply("log", (args[0],)), self.apply("log", (args[1],))))
-        if len(args) != entry.arity:
-            takes = {1: "one argument", 2: "two arguments", 3: "three arguments"}[entry.arity]
+        if entry.name in ("max", "min") and len(positional) == 1:  # max(A), max(A, axis=0)
+            entry = OPS["reduce_" + entry.name]
+        if entry.name == "log" and len(positional) == 2 and not keywords:  # log(x, base)
+            x, base = (self._array_arg(a, fname, where) for a in positional)
+            return self.apply("div", (self.apply("log", (x,)), self.apply("log", (base,))))
+        n_arrays = len(positional) if entry.variadic else min(entry.arity, len(positional))
+        arrays = tuple(self._array_arg(a, fname, where) for a in positional[:n_arrays])
+        params = self._params(entry, fname, positional[n_arrays:], keywords, where)
+        if len(arrays) != entry.arity and not (entry.variadic and arrays):
             extra = " (or two: log(x, base))" if entry.name == "log" else ""
-            raise ParseError(f"{fname}() takes {takes}{extra}, but {len(args)} were given", **where)
-        return self.apply(entry.name, tuple(args))
+            what = "one or more arrays" if entry.variadic else _count(entry.arity)
+            raise ParseError(f"{fname}() takes {what}{extra}, but {len(positional)} were given", **where)
+        return self.graph.add(entry.name, arrays, params or None)
+
+    def _array_arg(self, arg: Any, fname: str, where: dict) -> int:
+        if isinstance(arg, tuple):  # a string
+            raise ParseError(f"{fname}(): the text {arg[1]!r} cannot be an argument here", **where)
+        return arg
+
+    def _params(self, entry: Any, fname: str, extra: list[Any], keywords: list[Any],
+                where: dict) -> tuple[tuple[str, Any], ...]:
+        """Parameters after the arguments, positional or by keyword: numbers or text, fixed
+        when the program is read (axis=0, stride=2, padding="same")."""
+        names = [n for n, _ in entry.params]
+        values: dict[str, Any] = {}
+        if names and names[0].startswith("*"):  # reshape(A, 2, 3), zeros(2, 3)
+            values[names[0][1:]] = tuple(int(self._constant(a, fname, where)) for a in extra)
+        elif len(extra) > len(names):
+            raise ParseError(f"{fname}() takes {_count(entry.arity)}"
+                             + (f" and the parameters {', '.join(names)}" if names else "")
+                             + f", but {entry.arity + len(extra)} were given", **where)
+        else:
+            values.update({n: self._constant(a, fname, where) for n, a in zip(names, extra, strict=False)})
+        for _, key, value in keywords:
+            if key.value not in names:
+                takes = f"its parameters are {', '.join(names)}" if names else "it takes none"
+                raise ParseError(f"{fname}() has no parameter '{key.value}': {takes}",
+                                 line=key.line, column=key.column, source=self.program.source)
+            values[key.value] = self._constant(value, fname, where)
+        missing = [n for n, default in entry.params if default is REQUIRED and n not in values]
+        if missing:
+            raise ParseError(f"{fname}() needs {missing[0]}=", **where)
+        return tuple((n.lstrip("*"), values[n.lstrip("*")]) for n, _ in entry.params
+                     if n.lstrip("*") in values)
+
+    def _constant(self, arg: Any, fname: str, where: dict) -> Any:
+        if isinstance(arg, tuple):  # ("string", text)
+            return arg[1]
+        node = self.graph[arg]
+        if node.op != "const":
+            raise ParseError(f"{fname}(): parameters must be numbers written in the program", **where)
+        value = node.attr[0]
+        if isinstance(value, np.ndarray):
+            return tuple(int(v) for v in value.ravel())
+        return int(value) if float(value).is_integer() else value
 
     def statement(self, name_token: Token | None, node: int) -> None:
         prog = self.program
@@ -238,8 +338,9 @@ def _expected_words(expected: list[str]) -> str:
     parts = []
     if {"NUMBER", "NAME"} <= names:
         parts.append("an expression (a number, a name, a function call or '(')")
-        names -= {"NUMBER", "NAME", "FUNC", "LPAR", "MINUS", "PLUS"}
-    operators = names & {"PLUS", "MINUS", "TIMES", "SLASH", "POW", "COMPARE", "SUPERSCRIPT"}
+        names -= {"NUMBER", "NAME", "FUNC", "LPAR", "MINUS", "PLUS", "LSQB", "STRING", "COLON"}
+    operators = names & {"PLUS", "MINUS", "TIMES", "SLASH", "POW", "COMPARE", "SUPERSCRIPT", "AT",
+                         "LSQB", "QUOTE"}
     if len(operators) >= 3:
         parts.append("an operator (+ - * / ^)")
         names -= operators

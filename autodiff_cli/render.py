@@ -12,6 +12,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .api import CompareResult, DiffResult, GradResult
+from .engine import LinearMap
 
 ROWS_SHOWN = 40  # nodes shown without --all-nodes: the first and last 20
 
@@ -25,23 +26,30 @@ class Table:
     styles: dict[int, str] = field(default_factory=dict)  # column -> Rich style
 
 
-def fmt(value: Any, digits: int = 10) -> str:
-    """A number with `digits` significant digits; arrays as numpy prints them, summarized."""
+def fmt(value: Any, digits: int = 10, full: bool = False) -> str:
+    """A number with `digits` significant digits; an array as nested lists, long ones
+    summarized (first and last elements) after their shape unless `full`."""
+    if value is None or isinstance(value, LinearMap):
+        return ""
     arr = np.asarray(value)
     if arr.ndim == 0:
         v = float(arr)
         if v == 0:
             return "0"
         return f"{v:.{digits}g}"
-    return np.array2string(arr, precision=min(digits, 8), separator=", ", threshold=12,
-                           max_line_width=60, floatmode="maxprec")
+    digits = min(digits, 8)
+    text = np.array2string(arr, separator=", ", threshold=sys.maxsize if full else 12, edgeitems=2,
+                           max_line_width=60 if arr.ndim > 1 else 10_000,
+                           formatter={"float_kind": lambda v: "0" if v == 0 else f"{v:.{digits}g}"})
+    return text if full or arr.size <= 12 else f"shape {arr.shape}: {text}"
 
 
 def _d(label: str) -> str:
     return label if label.replace("_", "a").isalnum() else f"({label})"
 
 
-def grad_tables(result: GradResult, digits: int = 10, all_nodes: bool = False) -> list[Table]:
+def grad_tables(result: GradResult, digits: int = 10, all_nodes: bool = False,
+                full: bool = False) -> list[Table]:
     """The node table (forward values, local partials, adjoints) and the gradient table."""
     targets = list(result.targets)
     ids = result.node_ids()
@@ -57,11 +65,12 @@ def grad_tables(result: GradResult, digits: int = 10, all_nodes: bool = False) -
             nodes.rows.append(["…", f"{hidden:,} more nodes", "", "", "", *["" for _ in targets]])
         name = result.program.labels.get(row.id)
         head = f"∂{_d(name)}" if name else "∂"
-        partials = "\n".join(f"{head}/∂{_d(p.wrt)} = {p.formula} = {fmt(p.value, digits)}"
-                             for p in row.local_partials)
-        adj = [fmt(row.adjoints[t], digits) if t in row.adjoints else "not connected" for t in targets]
+        partials = "\n".join(f"{head}/∂{_d(p.wrt)} = {p.formula}"
+                              + ("" if isinstance(p.value, LinearMap) else f" = {fmt(p.value, digits, full)}")
+                              for p in row.local_partials)
+        adj = [fmt(row.adjoints[t], digits, full) if t in row.adjoints else "not connected" for t in targets]
         number = position + 1 + (hidden if hidden and position >= ROWS_SHOWN // 2 else 0)
-        nodes.rows.append([str(number), row.name, row.op, fmt(row.value, digits), partials, *adj])
+        nodes.rows.append([str(number), row.name, row.op, fmt(row.value, digits, full), partials, *adj])
     if hidden:
         total = len(result.node_ids())
         nodes.notes.append(f"{hidden:,} of {total:,} nodes not shown; --all-nodes shows every one")
@@ -70,8 +79,8 @@ def grad_tables(result: GradResult, digits: int = 10, all_nodes: bool = False) -
     for t, row in result.gradients.items():
         cells = []
         for w, v in row.items():
-            cells.append(f"{fmt(v, digits)} (not connected)" if (t, w) in result.not_connected
-                         else fmt(v, digits))
+            cells.append(f"{fmt(v, digits, full)} (not connected)" if (t, w) in result.not_connected
+                         else fmt(v, digits, full))
         grads.rows.append([f"∂{_d(t)}", *cells])
     for t, v in result.targets.items():
         grads.notes.append(f"{t} = {fmt(v, digits)}")
@@ -103,8 +112,10 @@ def compare_tables(result: CompareResult, digits: int = 10, limit: int = 600) ->
         factored, cut_f = statements_text(p.factored, limit)
 
         def diff(v: Any, p: Any = p) -> str:
+            if v is None:
+                return ""
             with np.errstate(all="ignore"):
-                return fmt(np.abs(np.asarray(v, dtype=float) - p.reverse), 3)
+                return fmt(np.max(np.abs(np.asarray(v, dtype=float) - p.reverse)), 3)
 
         t.rows.append(["1 symbolic, expanded", expanded, fmt(p.symbolic, digits), diff(p.symbolic)])
         if p.factored != p.expanded:
@@ -213,4 +224,5 @@ def to_json(doc: Any) -> str:
 def print_warnings(warnings: list[Any], stream: TextIO | None = None, prefix: str = "warning") -> None:
     stream = stream or sys.stderr
     for w in warnings:
-        stream.write(f"{prefix}: {getattr(w, 'message', w)}\n")
+        kind = "note" if getattr(w, "kind", None) == "note" else prefix
+        stream.write(f"{kind}: {getattr(w, 'message', w)}\n")
