@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .checks import ATOL, RTOL, PairCheck, check_pairs, evaluate_formula, symbolic_derivative
+from .checks import ATOL, RTOL, PairCheck, check_pairs, evaluate_formula, jacobian as jacobian_matrix
+from .checks import symbolic_derivative
 from .engine import Diagnostic, LinearMap, forward, linearize, needed_nodes, reverse
 from .errors import AdiffError, NameLookupError, UsageError
 from .formulas import function_list, local_partial_formula
@@ -27,8 +28,8 @@ from .printing import to_text
 from .symbolic import Formula, derivative
 
 CONVENTIONS = ("tensorflow", "pytorch", "jax")
-__all__ = ["CompareResult", "DiffResult", "GradResult", "compare", "diff", "function_list", "grad",
-           "jsonable"]
+__all__ = ["CompareResult", "DiffResult", "GradResult", "JacobianResult", "compare", "diff",
+           "function_list", "grad", "jacobian", "jsonable"]
 
 
 @dataclass
@@ -434,3 +435,55 @@ def diff(program: str | Program, *, of: str | None = None, wrt: str | list[str] 
                         if prog.graph[n].op in OPS and OPS[prog.graph[n].op].note})
         results.append(DiffResult(of_name, seq, formula, prog, (target, nodes[0]), value, point, notes))
     return results
+
+
+@dataclass
+class JacobianResult:
+    """`adiff jacobian`: rows are the target's elements, columns the variable's (row-major)."""
+
+    of: str
+    wrt: str
+    matrix: Any
+    out_shape: tuple[int, ...]
+    in_shape: tuple[int, ...]
+    method: str
+    passes: int
+
+    def row_labels(self) -> list[str]:
+        return [_element(self.of, i, self.out_shape) for i in np.ndindex(self.out_shape)]
+
+    def column_labels(self) -> list[str]:
+        return [_element(self.wrt, i, self.in_shape) for i in np.ndindex(self.in_shape)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"of": self.of, "wrt": self.wrt, "shape": list(self.matrix.shape),
+                "of_shape": list(self.out_shape), "wrt_shape": list(self.in_shape),
+                "method": self.method, "passes": self.passes, "jacobian": jsonable(self.matrix)}
+
+
+def _element(name: str, index: tuple[int, ...], shape: tuple[int, ...]) -> str:
+    return name if not shape else f"{name}[{', '.join(map(str, index))}]"
+
+
+def jacobian(program: str | Program, *, of: str | None = None, wrt: str | list[str] | None = None,
+             at: dict[str, Any] | None = None, convention: str = "tensorflow",
+             **inputs: Any) -> list[JacobianResult]:
+    """The full Jacobian of the target with respect to each variable (default: every input),
+    by reverse mode row by row or forward mode column by column, whichever needs fewer passes."""
+    _check_convention(convention)
+    prog = _as_program(program)
+    values_in = input_values(prog, {**(at or {}), **inputs})
+    of_name = (_names(of) or [prog.target_name])[0]
+    (target,) = _resolve(prog, [of_name], "--of")
+    wrt_names = _names(wrt) or list(prog.inputs)
+    results = []
+    for w_name, w_node in zip(wrt_names, _resolve(prog, wrt_names, "--wrt"), strict=True):
+        matrix, method, passes = jacobian_matrix(prog, values_in, target, w_node, convention)
+        out_shape, in_shape = _shapes(prog, values_in, target, w_node)
+        results.append(JacobianResult(of_name, w_name, matrix, out_shape, in_shape, method, passes))
+    return results
+
+
+def _shapes(prog: Program, values_in: dict[str, Any], target: int, wrt: int) -> tuple[tuple, tuple]:
+    values, _ = forward(prog, values_in)
+    return np.shape(values[target]), np.shape(values[wrt])

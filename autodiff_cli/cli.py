@@ -185,6 +185,29 @@ def diff(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
 
 @app.command()
 @_handled
+def jacobian(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
+             of: Annotated[str | None, typer.Option("--of", help="The target (default: last statement).")] = None,
+             wrt: WrtOpt = [], json_: JsonOpt = False, digits: DigitsOpt = 10,  # noqa: B006
+             convention: ConventionOpt = Convention.tensorflow, debug: DebugOpt = False) -> int:
+    """The full Jacobian: rows are the target's elements, columns the variable's.
+
+    Computed by reverse mode row by row or forward mode column by column, whichever needs
+    fewer passes.
+    """
+    from . import api, render
+
+    results = api.jacobian(read_program(program, file), of=of, wrt=wrt, at=parse_at(at),
+                           convention=convention.value)
+    if json_:
+        docs = [r.to_dict() for r in results]
+        sys.stdout.write(render.to_json(docs[0] if len(docs) == 1 else {"results": docs}) + "\n")
+    else:
+        render.print_tables(render.jacobian_tables(results, digits))
+    return 0 if all(np.isfinite(r.matrix).all() for r in results) else 1
+
+
+@app.command()
+@_handled
 def functions(debug: DebugOpt = False) -> int:
     """The functions a program can call, with the derivative of each."""
     from . import api, render

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .api import CompareResult, DiffResult, GradResult
+from .api import CompareResult, DiffResult, GradResult, JacobianResult
 from .engine import LinearMap
 
 ROWS_SHOWN = 40  # nodes shown without --all-nodes: the first and last 20
@@ -158,6 +158,18 @@ def diff_lines(results: list[DiffResult], digits: int = 10, latex: bool = False,
             text = text[:limit] + f"…\n(cut at {limit:,} characters; --max-chars 0 shows all)"
         out.append(text)
     return "\n".join(out) + "\n"
+
+
+def jacobian_tables(results: list[JacobianResult], digits: int = 10) -> list[Table]:
+    tables = []
+    for r in results:
+        t = Table(f"Jacobian ∂{_d(r.of)}/∂{_d(r.wrt)}: {r.matrix.shape[0]} × {r.matrix.shape[1]}",
+                  ["", *r.column_labels()])
+        for label, row in zip(r.row_labels(), r.matrix, strict=True):
+            t.rows.append([label, *(fmt(v, digits) for v in row)])
+        t.notes.append(f"by {r.method}: {r.passes} pass{'es' if r.passes != 1 else ''}")
+        tables.append(t)
+    return tables
 
 
 def functions_table(functions: list[tuple[str, list[tuple[str, str]], str]]) -> Table:
