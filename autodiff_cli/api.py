@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .checks import ATOL, RTOL, PairCheck, check_pairs, evaluate_formula, jacobian as jacobian_matrix
-from .checks import symbolic_derivative
+from .checks import ATOL, RTOL, PairCheck, check_pairs, evaluate_formula, symbolic_derivative
+from .checks import jacobian as jacobian_matrix
 from .engine import Diagnostic, LinearMap, forward, linearize, needed_nodes, reverse
 from .errors import AdiffError, NameLookupError, UsageError
 from .formulas import function_list, local_partial_formula

@@ -38,6 +38,7 @@ AtOpt = Annotated[list[str], typer.Option(
     "--at", help="Input values: --at x=2, repeatable; --at w1=-0.2,w2=0.2 works too.")]
 OfOpt = Annotated[list[str], typer.Option(
     "--of", help="Targets to differentiate (default: the last statement); f,u or repeated.")]
+OneOfOpt = Annotated[str | None, typer.Option("--of", help="The target (default: the last statement).")]
 WrtOpt = Annotated[list[str], typer.Option(
     "--wrt", help="Differentiate with respect to these names, inputs or named steps (default: every input).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (schema in the README).")]
@@ -160,7 +161,7 @@ def compare(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  #
 @app.command()
 @_handled
 def diff(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
-         of: Annotated[str | None, typer.Option("--of", help="The target (default: last statement).")] = None,
+         of: OneOfOpt = None,
          wrt: WrtOpt = [],  # noqa: B006
          order: Annotated[int, typer.Option("--order", min=1, help="2 gives ∂²f/∂x².")] = 1,
          latex: Annotated[bool, typer.Option("--latex", help="Print the derivative as LaTeX.")] = False,
@@ -186,7 +187,7 @@ def diff(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
 @app.command()
 @_handled
 def jacobian(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
-             of: Annotated[str | None, typer.Option("--of", help="The target (default: last statement).")] = None,
+             of: OneOfOpt = None,
              wrt: WrtOpt = [], json_: JsonOpt = False, digits: DigitsOpt = 10,  # noqa: B006
              convention: ConventionOpt = Convention.tensorflow, debug: DebugOpt = False) -> int:
     """The full Jacobian: rows are the target's elements, columns the variable's.

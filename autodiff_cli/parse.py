@@ -87,13 +87,37 @@ def _superscript(text: str) -> float:
 _COMPARE = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
 
 
+class _Brackets:
+    """A new line inside ( ) or [ ] continues the statement: multi-line calls and arrays."""
+
+    always_accept = ("_SEP",)
+
+    def __init__(self) -> None:
+        self.open: list[Token] = []  # brackets not yet closed, for "never closed" messages
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        self.open = []
+        for token in stream:
+            if token.type in ("LPAR", "LSQB"):
+                self.open.append(token)
+            elif token.type in ("RPAR", "RSQB"):
+                if self.open:
+                    self.open.pop()
+            elif token.type == "_SEP" and self.open and token.value != ";":
+                continue
+            yield token
+
+
 @lru_cache(maxsize=1)
 def _parser() -> tuple[Lark, _Callbacks]:
     callbacks = _Callbacks()
     # cache=True stores the LALR tables in the temp folder, so later starts skip building them.
     parser = Lark(grammar_text(), parser="lalr", transformer=callbacks, cache=True,
-                  propagate_positions=False)
+                  propagate_positions=False, postlex=_BRACKETS)
     return parser, callbacks
+
+
+_BRACKETS = _Brackets()
 
 
 class _State:
@@ -320,6 +344,10 @@ def _syntax_error(err: UnexpectedInput, source: str) -> ParseError:
     expected = sorted(getattr(err, "expected", None) or getattr(err, "accepts", None) or [])
     words = _expected_words(expected)
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
+        if _BRACKETS.open:
+            bracket = _BRACKETS.open[-1]
+            return ParseError(f"this '{bracket.value}' is never closed: expected {words}",
+                              line=bracket.line, column=bracket.column, source=source)
         lines = source.split("\n")
         line = len(lines)
         column = len(lines[-1]) + 1

@@ -9,22 +9,40 @@ from autodiff_cli.parse import MAX_PROGRAM_CHARS
 
 
 def test_syntax_error_shows_line_caret_and_expected(run):
-    code, out, err = run("grad", "a = 2\nb = a*x\nc = (b + \n", "--at", "x=1")
+    code, out, err = run("grad", "a = 2\nb = a*x\nc = b + \nd = c", "--at", "x=1")
     assert code == 2
     assert out == ""
     assert err.splitlines() == [
-        "error at line 3, column 10: unexpected end of the line: expected an expression "
+        "error at line 3, column 9: unexpected end of the line: expected an expression "
+        "(a number, a name, a function call or '(')",
+        "  c = b + ",
+        "          ^",
+    ]
+
+
+def test_unclosed_bracket_is_named_where_it_opens(run):
+    code, out, err = run("grad", "a = 2\nb = a*x\nc = (b + \n", "--at", "x=1")
+    assert code == 2
+    assert err.splitlines() == [
+        "error at line 3, column 5: this '(' is never closed: expected an expression "
         "(a number, a name, a function call or '(')",
         "  c = (b + ",
-        "           ^",
+        "      ^",
     ]
+
+
+def test_new_lines_inside_brackets_continue_the_statement(run):
+    code, out, _ = run("grad", "A = [[1, 2],\n     [3, 4]]\nf = sum(A *\n  A)", "--json")
+    assert code == 0
 
 
 def test_program_ending_early(run):
     code, _, err = run("grad", "sin(x", "--at", "x=1")
     assert code == 2
-    assert err.startswith("error at line 1, column 6: the program ended early: expected")
+    assert err.startswith("error at line 1, column 4: this '(' is never closed: expected")
     assert "')'" in err.splitlines()[0]
+    code, _, err = run("grad", "x +", "--at", "x=1")
+    assert err.startswith("error at line 1, column 4: the program ended early: expected an expression")
 
 
 def test_unexpected_character(run):
