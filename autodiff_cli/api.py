@@ -18,7 +18,7 @@ import numpy as np
 
 from .checks import ATOL, RTOL, PairCheck, check_pairs, evaluate_formula, symbolic_derivative
 from .checks import jacobian as jacobian_matrix
-from .engine import Diagnostic, LinearMap, forward, linearize, needed_nodes, reverse
+from .engine import Diagnostic, LinearMap, first_nonfinite, forward, linearize, needed_nodes, reverse
 from .errors import AdiffError, NameLookupError, UsageError
 from .formulas import function_list, local_partial_formula
 from .graph import Program
@@ -87,7 +87,9 @@ class GradResult:
                     arg_label = prog.labels.get(arg) or to_text(graph, arg, prog.labels, limit=40)
                     partials.append(LocalPartial(arg_label, local_partial_formula(prog, nid, i),
                                                  self.local_values[(nid, i)]))
-            adjoints = {t: adj[nid] for t, adj in self.adjoints.items() if nid in adj}
+            shape = np.shape(self.values[nid])
+            adjoints = {t: np.broadcast_to(adj[nid], shape)[()] for t, adj in self.adjoints.items()
+                        if nid in adj}
             yield NodeRow(nid, name, expr, node.op, self.values[nid], partials, adjoints)
 
     @property
@@ -230,6 +232,27 @@ def _resolve(prog: Program, names: list[str], option: str) -> list[int]:
     return out
 
 
+def _finite(value: Any) -> bool:
+    return bool(np.isfinite(value).all())
+
+
+def _explain_nonfinite(prog: Program, lin: Any, values_in: dict[str, Any], targets: dict[str, Any],
+                       gradients: dict[str, dict[str, Any]], target_nodes: dict[str, int],
+                       warnings: list[Diagnostic]) -> None:
+    """Where a requested value is not finite, say where that began: in the forward pass
+    (the first node), or in the reverse pass (the first product)."""
+    explained = {w.message.split(":")[0] for w in warnings if w.kind == "non-finite"}
+    if not all(_finite(v) for v in targets.values()) and "forward pass" not in explained:
+        found = first_nonfinite(prog, lin.values)
+        warnings.append(found or Diagnostic("non-finite", "an input value is not finite"))
+    for t_name, row in gradients.items():
+        if "reverse pass" not in explained and not all(_finite(v) for v in row.values()):
+            _, problem = reverse(prog, lin, target_nodes[t_name], check_all=True)
+            if problem is not None:
+                warnings.append(problem)
+                explained.add("reverse pass")
+
+
 def grad(program: str | Program, *, of: str | list[str] | None = None,
          wrt: str | list[str] | None = None, at: dict[str, Any] | None = None,
          convention: str = "tensorflow", dtype: str = "float64", **inputs: Any) -> GradResult:
@@ -266,13 +289,13 @@ def grad(program: str | Program, *, of: str | list[str] | None = None,
         gradients[t_name] = {}
         for w_name, w_node in zip(wrt_names, wrt_nodes, strict=True):
             if w_node in adj:
-                gradients[t_name][w_name] = adj[w_node]
+                gradients[t_name][w_name] = np.broadcast_to(adj[w_node], np.shape(values[w_node]))[()]
             else:
                 gradients[t_name][w_name] = np.zeros_like(values[w_node])[()]
                 not_connected.append((t_name, w_name))
     targets = {t: values[n] for t, n in zip(of_names, of_nodes, strict=True)}
-    if not warnings and not all(bool(np.isfinite(v).all()) for v in targets.values()):
-        warnings.append(Diagnostic("non-finite", "an input value is not finite"))
+    _explain_nonfinite(prog, lin, values_in, targets, gradients, dict(zip(of_names, of_nodes, strict=True)),
+                       warnings)
     return GradResult(prog, values_in, targets, wrt_names, gradients, not_connected, warnings,
                       convention, values, lin.local_partials, adjoints)
 

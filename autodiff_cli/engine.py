@@ -90,15 +90,35 @@ def forward(program: Program, inputs: dict[str, Any], dtype: Any = np.float64,
                 if not node.args:  # linspace, zeros, ...: made in the program's dtype
                     value = np.asarray(value, dtype=dtype)[()]
                 values[node_id] = value
-                if not warnings and not _all_finite(value) and all(_all_finite(a) for a in args):
-                    label, line, where = describe(program, node_id)
-                    flat = np.asarray(value).ravel()
-                    shown = flat[~np.isfinite(flat)][0]
-                    expr = to_text(program.graph, node_id, program.labels, limit=60)
-                    named = label if label == expr else f"{label} = {expr}"
-                    warnings.append(Diagnostic(
-                        "non-finite", f"forward pass: {named} is {shown}{where}", label, line))
+                # Small values are checked as they come; large arrays only when a requested
+                # value turns out non-finite (first_nonfinite), so the common case costs nothing.
+                if not warnings and np.size(value) <= SMALL and _newly_nonfinite(value, args):
+                    warnings.append(_nonfinite_warning(program, node_id, value))
     return values, warnings
+
+
+SMALL = 64  # values up to this size are checked for non-finite numbers as they are made
+
+
+def _newly_nonfinite(value: Any, args: list[Any]) -> bool:
+    return not _all_finite(value) and all(_all_finite(a) for a in args)
+
+
+def _nonfinite_warning(program: Program, node_id: int, value: Any) -> Diagnostic:
+    label, line, where = describe(program, node_id)
+    flat = np.asarray(value).ravel()
+    shown = flat[~np.isfinite(flat)][0]
+    expr = to_text(program.graph, node_id, program.labels, limit=60)
+    named = label if label == expr else f"{label} = {expr}"
+    return Diagnostic("non-finite", f"forward pass: {named} is {shown}{where}", label, line)
+
+
+def first_nonfinite(program: Program, values: list[Any]) -> Diagnostic | None:
+    """The first node whose value is not finite though its arguments are (after the pass)."""
+    for node_id, node in enumerate(program.graph.nodes):
+        if node.args and _newly_nonfinite(values[node_id], [values[a] for a in node.args]):
+            return _nonfinite_warning(program, node_id, values[node_id])
+    return None
 
 
 def _evaluate(program: Program, node_id: int, args: list[Any]) -> Any:
@@ -197,15 +217,17 @@ def unbroadcast(value: Any, shape: tuple[int, ...]) -> Any:
     return np.broadcast_to(value, shape).copy() if value.shape != shape else value
 
 
-def reverse(program: Program, lin: Linearization, target: int,
-            seed: Any = None) -> tuple[dict[int, Any], Diagnostic | None]:
+def reverse(program: Program, lin: Linearization, target: int, seed: Any = None,
+            check_all: bool = False) -> tuple[dict[int, Any], Diagnostic | None]:
     """Adjoints ∂target/∂node of every node the target depends on, in one sweep; a node the
     target does not depend on is absent (not connected). Adjoints are summed where a value
     feeds several others. The seed defaults to ones: the gradient of sum(target), as
-    tf.GradientTape does. Also returns the first non-finite product, explained."""
+    tf.GradientTape does. Also returns the first non-finite product, explained (checked for
+    small values always, for large arrays with `check_all`)."""
     graph = program.graph
     values = lin.values
-    adjoints: dict[int, Any] = {target: np.ones_like(values[target])[()] if seed is None else seed}
+    ones = np.ones((), dtype=np.result_type(values[target]))[()]  # broadcast where it is used
+    adjoints: dict[int, Any] = {target: ones if seed is None else seed}
     problem = None
     with np.errstate(all="ignore"):
         for node_id in range(target, -1, -1):
@@ -217,10 +239,11 @@ def reverse(program: Program, lin: Linearization, target: int,
                 if local is None:
                     continue
                 if type(local) is LinearMap:
-                    contribution = local.vjp(g)
+                    contribution = local.vjp(np.broadcast_to(g, np.shape(values[node_id])))
                 else:
-                    contribution = unbroadcast(g * local, np.shape(values[arg]))
-                if problem is None and not _all_finite(contribution):
+                    contribution = unbroadcast(local if g is ones else g * local, np.shape(values[arg]))
+                if problem is None and (check_all or np.size(contribution) <= SMALL) \
+                        and not _all_finite(contribution):
                     problem = _product_warning(program, node_id, arg, g, local)
                 previous = adjoints.get(arg)
                 adjoints[arg] = contribution if previous is None else previous + contribution
