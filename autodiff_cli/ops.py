@@ -496,8 +496,11 @@ class Builder:
         if node.op == "neg":
             c, rest = self._split(node.args[0]) if g[node.args[0]].op != "neg" else (1.0, node_id)
             return -c, rest
-        if node.op == "div" and self._c(node.args[0]) not in (None, 1.0):  # -2/x → (-2, 1/x)
-            return self._c(node.args[0]), self._raw("div", self.const(1.0).id, node.args[1])
+        if node.op == "div":  # -2/x → (-2, 1/x); -a/b → (-1, a/b)
+            c, rest = self._split(node.args[0])
+            if c != 1:
+                top = self.const(1.0).id if rest is None else rest
+                return c, self._raw("div", top, node.args[1])
         return 1.0, node_id
 
     def _scaled(self, coeff: float, rest: int | None) -> int:
@@ -601,6 +604,8 @@ class Builder:
                 return a
             if cb == 0 or ca == 1:
                 return self.const(1.0).id
+        elif name == "log" and ca == 1:
+            return self.const(0.0).id
         elif name == "where" and consts[0] is not None:
             return ids[1] if consts[0] else ids[2]
         return None

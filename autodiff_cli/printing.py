@@ -90,7 +90,7 @@ def _child_parens(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool)
     if prec == COMPARE:  # comparisons do not chain: (x < y) < z keeps its parentheses
         return left <= prec, right <= prec
     # left-associative: a - (b - c) and a·(b·c) keep their shape when read back
-    right_paren = right <= prec
+    right_paren = right <= prec or (prec >= PRODUCT and g[node.args[1]].op == "neg")
     if not strict and node.op in ("add", "mul") and right == prec and not (labs and node.args[1] in labs):
         right_child = g[node.args[1]].op
         right_paren = not (node.op == "add" and right_child in ("add", "sub")

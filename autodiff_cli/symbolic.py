@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import UsageError
 from .graph import Graph, Program
 from .ops import OPS, Builder, Sym
 from .printing import to_program, to_text
@@ -74,6 +75,10 @@ def adjoint_expressions(graph: Graph, target: int, args: list, outputs: list, bu
         node = graph[nid]
         if adj is None or nid in stop or node.op not in OPS:
             continue
+        if OPS[node.op].vjp is not None:
+            raise UsageError(f"no symbolic derivative through {OPS[node.op].callable_as or node.op}: it is an "
+                             "array operation (matrix calculus is not implemented); adiff grad and adiff "
+                             "compare give its value")
         arg_exprs = [args[a] for a in node.args]
         for i, arg in enumerate(node.args):
             rule = OPS[node.op].partials[i]
