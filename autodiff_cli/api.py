@@ -67,10 +67,14 @@ class GradResult:
     adjoints: dict[str, dict[int, Any]] = field(repr=False, default_factory=dict)
 
     def node_ids(self) -> list[int]:
-        """Nodes in evaluation order, inputs first; constants are not rows."""
+        """The nodes the targets are computed from, in evaluation order, inputs first;
+        constants are not rows (nor what only expect lines use)."""
         graph = self.program.graph
-        inputs = list(self.program.inputs.values())
-        rest = [i for i, n in enumerate(graph.nodes) if n.op not in ("const", "input")]
+        prog = self.program
+        reached = graph.ancestors([prog.bindings[t] if t in prog.bindings else prog.inputs[t]
+                                   for t in self.targets])
+        inputs = [n for n in self.program.inputs.values() if n in reached]
+        rest = [i for i in sorted(reached) if graph[i].op not in ("const", "input")]
         return inputs + rest
 
     def rows(self, ids: list[int] | None = None) -> Iterator[NodeRow]:

@@ -209,6 +209,38 @@ def jacobian(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  
 
 @app.command()
 @_handled
+def run(files: Annotated[list[str], typer.Argument(help="Program files ('-' reads standard input).")],
+        json_: Annotated[bool, typer.Option("--json", help="JSON Lines: one object per file.")] = False,
+        jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Run files in N processes.")] = 1,
+        rtol: Annotated[float, typer.Option("--rtol", help="expect's relative tolerance.")] = 1e-6,
+        atol: Annotated[float, typer.Option("--atol", help="expect's absolute tolerance.")] = 1e-9,
+        debug: DebugOpt = False) -> int:
+    """Run sample files: evaluate, differentiate, check every expect line.
+
+    Exit code 0 when all passed, 1 when an expect failed or a value is not finite, 2 when a
+    file could not be read or parsed. One bad file never stops the others.
+    """
+    import time
+
+    from . import batch, render
+
+    start = time.perf_counter()
+    stdin_text = sys.stdin.read() if "-" in files else None
+    results = []
+    for result in batch.run_files(files, rtol, atol, jobs, stdin_text):
+        results.append(result)
+        if json_:
+            sys.stdout.write(render.to_json_line(result.to_dict()) + "\n")
+        else:
+            sys.stdout.write(render.run_lines(result))
+        sys.stdout.flush()
+    summary = render.run_summary(results, time.perf_counter() - start)
+    (sys.stderr if json_ else sys.stdout).write(summary + "\n")
+    return batch.exit_code(results)
+
+
+@app.command()
+@_handled
 def functions(debug: DebugOpt = False) -> int:
     """The functions a program can call, with the derivative of each."""
     from . import api, render

@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import ShapeError
 from .graph import Program
-from .ops import OPS, params_of
+from .ops import OPS, fit_shape, params_of
 from .printing import to_text
 
 
@@ -84,6 +84,9 @@ def forward(program: Program, inputs: dict[str, Any], dtype: Any = np.float64,
                 values[node_id] = np.asarray(node.attr[0], dtype=dtype)[()]
             elif node.op == "input":
                 values[node_id] = inputs[node.attr]
+            elif node.op == "hessian":
+                value = hessian(program, values, *node.args)
+                values[node_id] = value
             else:
                 args = [values[a] for a in node.args]
                 value = _evaluate(program, node_id, args)
@@ -111,6 +114,22 @@ def _nonfinite_warning(program: Program, node_id: int, value: Any) -> Diagnostic
     expr = to_text(program.graph, node_id, program.labels, limit=60)
     named = label if label == expr else f"{label} = {expr}"
     return Diagnostic("non-finite", f"forward pass: {named} is {shown}{where}", label, line)
+
+
+def hessian(program: Program, values: list[Any], gradient: int, wrt: int) -> Any:
+    """The Jacobian of a gradient node in wrt: one reverse pass per element of the gradient,
+    over the gradient's own graph (exact second derivatives, no finite differences)."""
+    lin = linearize(program, values, needed_nodes(program, [gradient]))
+    g_shape, x_shape = np.shape(values[gradient]), np.shape(values[wrt])
+    rows = int(np.prod(g_shape))
+    out = np.zeros((rows, *x_shape), dtype=np.result_type(values[gradient], np.float32))
+    for r in range(rows):
+        seed = np.zeros(rows, dtype=out.dtype)
+        seed[r] = 1
+        adjoints, _ = reverse(program, lin, gradient, seed.reshape(g_shape)[()])
+        if wrt in adjoints:
+            out[r] = np.broadcast_to(adjoints[wrt], x_shape)
+    return out.reshape(g_shape + x_shape)[()]
 
 
 def first_nonfinite(program: Program, values: list[Any]) -> Diagnostic | None:
@@ -172,7 +191,7 @@ def linearize(program: Program, values: list[Any], needed: set[int],
                 if entry.vjp is not None:
                     partials[(node_id, i)] = _linear_map(entry, i, args, y, params)
                     continue
-                rule = entry.partials[i]
+                rule = entry.partials[min(i, len(entry.partials) - 1)]
                 local = 0.0 if rule is None else rule(*args, y)
                 if kink_mask is not None:
                     used = entry.kink.used[convention][i]
@@ -206,15 +225,7 @@ def _fmt_used(values: tuple[float | None, ...]) -> str:
 
 def unbroadcast(value: Any, shape: tuple[int, ...]) -> Any:
     """Sum a contribution over the axes numpy broadcast, so it has its argument's shape."""
-    if np.shape(value) == shape:
-        return value
-    value = np.asarray(value)
-    while value.ndim > len(shape):
-        value = value.sum(axis=0)
-    for axis, size in enumerate(shape):
-        if size == 1 and value.shape[axis] != 1:
-            value = value.sum(axis=axis, keepdims=True)
-    return np.broadcast_to(value, shape).copy() if value.shape != shape else value
+    return fit_shape(value, shape)
 
 
 def reverse(program: Program, lin: Linearization, target: int, seed: Any = None,

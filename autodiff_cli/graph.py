@@ -92,6 +92,17 @@ class Statement:
 
 
 @dataclass
+class Expect:
+    """`expect lhs == rhs [within tol]`: a check on two nodes' values."""
+
+    lhs: int
+    rhs: int
+    tol: float | None  # absolute tolerance from `within`; None: the run's rtol/atol
+    line: int
+    text: str
+
+
+@dataclass
 class Program:
     """A parsed program: its graph, its statements, and which names mean which nodes."""
 
@@ -102,6 +113,7 @@ class Program:
     inputs: dict[str, int] = field(default_factory=dict)  # input name -> node, first-use order
     defaults: dict[str, Any] = field(default_factory=dict)  # input name -> value from `x = 2`
     labels: dict[int, str] = field(default_factory=dict)  # node -> the name shown for it
+    expects: list[Expect] = field(default_factory=list)
     target: int | None = None  # the last statement's node
     target_name: str | None = None
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import ShapeError, UsageError
 from .graph import Graph
 
 # Printing precedence: a child is parenthesized when it binds more loosely than its parent.
@@ -59,7 +59,9 @@ class Op:
     jvp: Callable[..., Any] | None = None
     params: tuple[tuple[str, Any], ...] = ()  # parameters after the arguments, with defaults
     variadic: bool = False  # any number of arguments (stack, concat)
-    differentiable: tuple[int, ...] | None = None  # arguments a gradient flows to (default: all)
+    # The adjoint contribution to argument i written with primitives, for symbolic derivatives
+    # (grad() in programs) through an array operation: sym_vjp(i, adj, args, y, params).
+    sym_vjp: Callable[..., Any] | None = None
 
 
 OPS: dict[str, Op] = {}
@@ -277,6 +279,24 @@ def _logsumexp(a, axis=None):
     return (out.reshape(()) if axis is None else np.squeeze(out, axis=axis))[()]
 
 
+def _fit(g, a):
+    return fit_shape(g, np.shape(a))
+
+
+def fit_shape(g, shape):
+    """g summed over the axes it was broadcast along, or broadcast out, to `shape`."""
+    if np.shape(g) == shape:
+        return g
+    g = np.asarray(g)
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    if g.ndim == len(shape):
+        for axis, n in enumerate(shape):
+            if n == 1 and g.shape[axis] != 1:
+                g = g.sum(axis=axis, keepdims=True)
+    return np.broadcast_to(g, shape).copy()[()]
+
+
 def _shape_text(shape):
     return str(tuple(shape))
 
@@ -359,10 +379,14 @@ def _layer(f):
 REDUCE = (("axis", None),)
 op("sum", 1, _reduce("sum", np.sum), params=REDUCE,
    vjp=lambda i, g, a, y, p: _spread(g, np.shape(a[0]), p["axis"]),
-   jvp=lambda i, t, a, y, p: np.sum(t, axis=p["axis"]))
+   jvp=lambda i, t, a, y, p: np.sum(t, axis=p["axis"]),
+   sym_vjp=lambda i, g, a, y, p: fit(g, a[0]) if p["axis"] is None else None)
 op("mean", 1, _reduce("mean", np.mean), params=REDUCE,
    vjp=lambda i, g, a, y, p: _spread(g, np.shape(a[0]), p["axis"]) * (np.size(y) / np.size(a[0])),
-   jvp=lambda i, t, a, y, p: np.mean(t, axis=p["axis"]))
+   jvp=lambda i, t, a, y, p: np.mean(t, axis=p["axis"]),
+   sym_vjp=lambda i, g, a, y, p: fit(g, a[0]) / size(a[0]) if p["axis"] is None else None)
+op("transpose", 1, np.transpose, vjp=lambda i, g, a, y, p: np.transpose(g),
+   jvp=lambda i, t, a, y, p: np.transpose(t), sym_vjp=lambda i, g, a, y, p: transpose(g))
 for _name, _f in (("reduce_max", np.max), ("reduce_min", np.min)):
     op(_name, 1, _reduce(_name[7:], _f), params=REDUCE, call=False, callable_as=_name[7:],
        vjp=lambda i, g, a, y, p: _extreme_vjp(g, a[0], y, p["axis"]),
@@ -376,8 +400,6 @@ op("logsumexp", 1, _logsumexp, params=REDUCE,
    jvp=lambda i, t, a, y, p: np.sum(_softmax(a[0], p["axis"]) * t, axis=p["axis"]))
 op("matmul", 2, _matmul, infix="@", prec=PRODUCT, aliases=("dot",), vjp=_matmul_vjp,
    jvp=lambda i, t, a, y, p: _matmul(t, a[1]) if i == 0 else _matmul(a[0], t))
-op("transpose", 1, np.transpose, vjp=lambda i, g, a, y, p: np.transpose(g),
-   jvp=lambda i, t, a, y, p: np.transpose(t))
 op("reshape", 1, _reshape, params=(("*shape", ()),),
    vjp=lambda i, g, a, y, p: np.reshape(g, np.shape(a[0])),
    jvp=lambda i, t, a, y, p: np.reshape(t, np.shape(y)))
@@ -400,6 +422,31 @@ op("max_pool", 1, lambda a, size, stride=None, padding="valid": kernels.max_pool
    params=POOL, vjp=lambda i, g, a, y, p: kernels.max_pool_vjp(g, a[0], p["size"], p["stride"], p["padding"]),
    jvp=lambda i, t, a, y, p: kernels.max_pool_jvp(t, a[0], p["size"], p["stride"], p["padding"]))
 
+# Helpers of derivatives built inside a program (grad(f, x)): fit(g, a) is g summed over the
+# axes it was broadcast along (or broadcast out) to a's shape; size(a) its number of elements.
+op("fit", 2, lambda g, a: _fit(g, a), lambda g, a, y: 1, None, call=False)
+op("size", 1, lambda a: np.asarray(np.size(a), dtype=np.result_type(a, np.float32))[()], None, call=False)
+
+# hessian(f, x) in a program: the Jacobian of the node grad(f, x) in x, computed by the engine
+# (reverse mode over the derivative's own graph: exact), so its evaluation needs the graph.
+op("hessian", 2, None, None, None, call=False, note="a Hessian is not differentiated further")
+
+# vjp_of(g, *args): an array operation's vector-Jacobian product as a node, so grad(f, x) in a
+# program works through every array operation; its own derivative is not available (an error).
+def _vjp_of(g, *args, op, i, params):
+    entry = OPS[op]
+    y = entry.evaluate(*args, **dict(params))
+    return entry.vjp(i, np.broadcast_to(g, np.shape(y)), list(args), y, dict(params))
+
+
+def _no_second_derivative(*args):
+    raise UsageError("a second derivative through an array operation's gradient (conv2d, matmul, "
+                     "pooling, ...) is not available")
+
+
+op("vjp_of", 1, _vjp_of, _no_second_derivative, call=False, variadic=True,
+   params=(("op", REQUIRED), ("i", 0), ("params", ())))
+
 # Arrays made from parameters alone: no argument, so no gradient.
 op("linspace", 0, lambda start, stop, num=50: np.linspace(start, stop, int(num)),
    params=(("start", REQUIRED), ("stop", REQUIRED), ("num", 50)))
@@ -416,8 +463,9 @@ MACROS: dict[str, tuple[int, Callable[..., Any]]] = {
 }
 
 # The primitives the rules above are written with.
-sin, cos, sqrt, cosh, sinh, log, sign, sigmoid, where, mean, abs_ = (_prim(n) for n in (
-    "sin", "cos", "sqrt", "cosh", "sinh", "log", "sign", "sigmoid", "where", "mean", "abs"))
+sin, cos, sqrt, cosh, sinh, log, sign, sigmoid, where, mean, abs_, fit, size, transpose = (
+    _prim(n) for n in ("sin", "cos", "sqrt", "cosh", "sinh", "log", "sign", "sigmoid", "where", "mean",
+                       "abs", "fit", "size", "transpose"))
 
 CONSTANTS = {"pi": math.pi, "π": math.pi, "e": math.e}
 

@@ -19,7 +19,8 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from .errors import AdiffError, ParseError
-from .graph import Graph, Program, Statement
+from .graph import Expect, Graph, Program, Statement
+from .symbolic import derivative_in_program
 from .ops import CONSTANTS, MACROS, OPS, REQUIRED, Builder, Sym, lookup_function, nearest_function
 
 MAX_PROGRAM_CHARS = 20_000_000  # 20 MB; documented in the README
@@ -70,6 +71,7 @@ class _Callbacks(Transformer):
     def call(self, c): return self.state.call(c[0], c[1] or [])
     def assign(self, c): return self.state.statement(c[0], c[1])
     def bare(self, c): return self.state.statement(None, c[0])
+    def expect(self, c): return self.state.expect(c[0], c[1])
 
 
 def _string(token: Token) -> tuple[str, str]:
@@ -203,6 +205,8 @@ class _State:
         where = dict(line=token.line, column=token.column, source=self.program.source)
         positional = [a for a in args if not (isinstance(a, tuple) and a[0] == "keyword")]
         keywords = [a for a in args if isinstance(a, tuple) and a[0] == "keyword"]
+        if fname in ("grad", "hessian"):
+            return self.derivative(fname, positional, keywords, where)
         if fname in MACROS:
             arity, expand = MACROS[fname]
             if len(positional) != arity or keywords:
@@ -227,6 +231,20 @@ class _State:
             what = "one or more arrays" if entry.variadic else _count(entry.arity)
             raise ParseError(f"{fname}() takes {what}{extra}, but {len(positional)} were given", **where)
         return self.graph.add(entry.name, arrays, params or None)
+
+    def derivative(self, fname: str, args: list[Any], keywords: list[Any], where: dict) -> int:
+        """grad(f, x): the exact partial of f with respect to x (an input or a named step, held
+        independent), built into the graph, so it nests; hessian(f, x): its Jacobian in x."""
+        if len(args) != 2 or keywords or any(isinstance(a, tuple) for a in args):
+            raise ParseError(f"{fname}() takes two arguments: {fname}(f, x)", **where)
+        target, wrt = args
+        try:
+            gradient = derivative_in_program(self.graph, target, wrt)
+        except AdiffError as err:
+            raise ParseError(f"{fname}(): {err.message}", **where) from None
+        if fname == "grad":
+            return gradient
+        return self.graph.add("hessian", (gradient, wrt))
 
     def _array_arg(self, arg: Any, fname: str, where: dict) -> int:
         if isinstance(arg, tuple):  # a string
@@ -269,6 +287,23 @@ class _State:
         if isinstance(value, np.ndarray):
             return tuple(int(v) for v in value.ravel())
         return int(value) if float(value).is_integer() else value
+
+    def expect(self, comparison: int, tolerance: int | None) -> None:
+        """expect LHS == RHS [within TOL]: a check the run reports."""
+        prog = self.program
+        line = self.last_line
+        text = prog.source.split("\n")[line - 1].strip()
+        node = self.graph[comparison]
+        if node.op != "eq":
+            raise ParseError("expect needs a comparison with ==, as in: expect grad(f, x) == -1.2267",
+                             line=line, source=prog.source)
+        tol = None
+        if tolerance is not None:
+            if self.graph[tolerance].op != "const" or np.ndim(self.graph[tolerance].attr[0]):
+                raise ParseError("within takes a number: expect f == 1 within 1e-6", line=line,
+                                 source=prog.source)
+            tol = float(self.graph[tolerance].attr[0])
+        prog.expects.append(Expect(node.args[0], node.args[1], tol, line, text))
 
     def statement(self, name_token: Token | None, node: int) -> None:
         prog = self.program
@@ -325,7 +360,7 @@ def parse(source: str) -> Program:
         raise _syntax_error(err, source) from None
     prog = state.program
     if prog.target is None:
-        raise ParseError("the program has no expression to evaluate")
+        raise ParseError("the program has no expression to evaluate (only expect lines)")
     if prog.target_name is None:
         name = "f" if "f" not in prog.bindings and "f" not in prog.inputs else "result"
         prog.bindings[name] = prog.target

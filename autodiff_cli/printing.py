@@ -28,13 +28,34 @@ def format_number(value: float) -> str:
     return repr(float(value))
 
 
+def array_literal(value: Any) -> str:
+    """An array as the literal that reads back to it: [[1, 2], [3, 4]]."""
+    rows = value.tolist()
+    out: list[str] = []
+    stack: list[Any] = [rows]
+    while stack:  # nested lists, without recursion
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, list):
+            parts: list[Any] = ["["]
+            for i, x in enumerate(item):
+                parts += [", "] if i else []
+                parts.append(x)
+            parts.append("]")
+            stack.extend(reversed(parts))
+        else:
+            out.append(format_number(item))
+    return "".join(out)
+
+
 def _precedence(graph: Graph, node_id: int, labels: dict[int, str] | None) -> int:
     node = graph[node_id]
     if labels and node_id in labels:
         return ATOM
     if node.op == "const":
         value, label = node.attr
-        return PREFIX if (label is None and value < 0) else ATOM
+        return PREFIX if (label is None and not hasattr(value, "shape") and value < 0) else ATOM
     if node.op == "ref":
         ref = node.attr
         return _precedence(ref.graph, ref.node, ref.labels)
@@ -69,7 +90,10 @@ def to_text(graph: Graph, node_id: int, labels: dict[int, str] | None = None,
             stack.append(_latex_name(labs[nid]) if latex else labs[nid])
         elif node.op == "const":
             value, label = node.attr
-            text = label if label else format_number(value)
+            if label:
+                text = label
+            else:
+                text = array_literal(value) if hasattr(value, "shape") else format_number(value)
             stack.append(_latex_name(text) if latex and label else text)
         elif node.op in ("input", "sym"):
             stack.append(_latex_name(node.attr) if latex else node.attr)

@@ -229,6 +229,38 @@ def plain_text(tables: list[Table]) -> str:
     return "\n".join(out) + "\n"
 
 
+def run_lines(result: Any, digits: int = 10) -> str:
+    """A line per file, and a line per failed expect: both sides, the difference, the tolerance."""
+    passed = sum(e.ok for e in result.expects)
+    if result.error is not None and result.error_code == 2:
+        head = f"ERROR {result.file}"
+        detail = ["  " + line for line in result.error.splitlines()]
+    else:
+        status = "PASS" if result.ok else "FAIL"
+        head = f"{status}  {result.file}  ({passed}/{len(result.expects)} expects)"
+        detail = [f"  line {e.line}: {e.text}\n    left {fmt(e.lhs, digits)}, right {fmt(e.rhs, digits)}, "
+                  f"difference {fmt(e.difference, 3)}, tolerance {e.tolerance}"
+                  for e in result.expects if not e.ok]
+        if result.error:
+            detail.append(f"  {result.error}")
+    return "\n".join([head, *detail]) + "\n"
+
+
+def run_summary(results: list[Any], seconds: float) -> str:
+    files = len(results)
+    errors = sum(r.error is not None and r.error_code == 2 for r in results)
+    passed = sum(r.ok for r in results)
+    expects = [e for r in results for e in r.expects]
+    good = sum(e.ok for e in expects)
+    return (f"{files} file{'s' if files != 1 else ''}: {passed} passed, {files - passed - errors} failed, "
+            f"{errors} error{'s' if errors != 1 else ''}; {len(expects)} expects: {good} passed, "
+            f"{len(expects) - good} failed; {seconds:.2f} s")
+
+
+def to_json_line(doc: Any) -> str:
+    return json.dumps(doc, ensure_ascii=False, allow_nan=False)
+
+
 def to_json(doc: Any) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
 

@@ -15,10 +15,11 @@ and mixed derivatives.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import UsageError
 from .graph import Graph, Program
-from .ops import OPS, Builder, Sym
+from .ops import OPS, Builder, Sym, params_of
 from .printing import to_program, to_text
 
 
@@ -66,28 +67,53 @@ def node_expressions(program: Program, builder: Builder, symbols: set[int]) -> t
 
 
 def adjoint_expressions(graph: Graph, target: int, args: list, outputs: list, builder: Builder,
-                        stop: set[int] | frozenset[int] = frozenset()) -> dict[int, Sym]:
+                        stop: set[int] | frozenset[int] = frozenset(),
+                        fit_shapes: bool = False) -> dict[int, Sym]:
     """The reverse sweep on expressions: ∂target/∂node for every node the target reaches.
-    Nodes in `stop` are held independent (persistent-tape semantics): nothing flows through."""
+    Nodes in `stop` are held independent (persistent-tape semantics): nothing flows through.
+    With `fit_shapes` (derivatives evaluated on arrays), each contribution is summed to its
+    argument's shape where numpy broadcast it."""
     adjoints: dict[int, Sym] = {target: builder.const(1.0)}
     for nid in range(target, -1, -1):
         adj = adjoints.get(nid)
         node = graph[nid]
         if adj is None or nid in stop or node.op not in OPS:
             continue
-        if OPS[node.op].vjp is not None:
-            raise UsageError(f"no symbolic derivative through {OPS[node.op].callable_as or node.op}: it is an "
-                             "array operation (matrix calculus is not implemented); adiff grad and adiff "
-                             "compare give its value")
+        entry = OPS[node.op]
         arg_exprs = [args[a] for a in node.args]
         for i, arg in enumerate(node.args):
-            rule = OPS[node.op].partials[i]
-            if rule is None or graph[arg].op == "const":
+            if graph[arg].op == "const":
                 continue
-            contribution = builder.apply("mul", (rule(*arg_exprs, outputs[nid]), adj))
+            rule = entry.partials[min(i, len(entry.partials) - 1)] if entry.partials else None
+            if entry.vjp is not None:
+                contribution = _array_contribution(entry, node, i, adj, arg_exprs, outputs[nid],
+                                                   fit_shapes)
+            elif rule is None:
+                continue
+            else:
+                contribution = builder.apply("mul", (rule(*arg_exprs, outputs[nid]), adj))
+                if fit_shapes:
+                    contribution = builder.apply("fit", (contribution, arg_exprs[i]))
             previous = adjoints.get(arg)
             adjoints[arg] = contribution if previous is None else previous + contribution
     return adjoints
+
+
+def _array_contribution(entry: Any, node: Any, i: int, adj: Sym, args: list, y: Sym,
+                        as_node: bool) -> Sym:
+    """An array operation's adjoint contribution: from its rule in primitives where it has one;
+    in a program (as_node), otherwise as a vjp_of node that computes it numerically."""
+    name = entry.callable_as or entry.name
+    rule = entry.sym_vjp
+    params = params_of(entry, node.attr)
+    contribution = rule(i, adj, args, y, params) if rule is not None else None
+    if contribution is None and as_node:
+        attr = (("op", entry.name), ("i", i), ("params", tuple(params.items())))
+        return Sym(adj.builder, adj.builder.graph.add("vjp_of", (adj.id, *(a.id for a in args)), attr))
+    if contribution is None:
+        raise UsageError(f"no symbolic derivative through {name}: it is an array operation (matrix "
+                         "calculus is not implemented); adiff grad and adiff compare give its value")
+    return contribution
 
 
 def derivative(program: Program, target: int, wrt: int, factored: bool = False) -> Formula:
@@ -113,3 +139,13 @@ def differentiate(formula: Formula, wrt_name: str) -> Formula:
     adjoints = adjoint_expressions(graph, top, exprs, exprs, builder)
     result = adjoints.get(wrt, builder.const(0.0))
     return Formula(builder, result.id, formula.labels)
+
+
+def derivative_in_program(graph: Graph, target: int, wrt: int) -> int:
+    """∂target/∂wrt built into the program's own graph (grad(f, x) in a program): a node whose
+    value is the exact derivative, and which can be differentiated again."""
+    builder = Builder(graph, simplify=True)
+    exprs = [Sym(builder, i) for i in range(target + 1)]
+    adjoints = adjoint_expressions(graph, target, exprs, exprs, builder, fit_shapes=True)
+    found = adjoints.get(wrt, builder.const(0.0))  # not connected: zeros of wrt's shape
+    return graph.add("fit", (found.id, wrt))

@@ -1,0 +1,146 @@
+"""Sample files and batch runs: each file is evaluated, differentiated and its `expect` lines
+checked; one bad file never loses the others' results."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .api import grad, jsonable
+from .errors import EXIT_CHECK, EXIT_OK, EXIT_USAGE, AdiffError
+from .parse import parse
+
+RTOL, ATOL = 1e-6, 1e-9  # expect's default tolerance
+
+
+@dataclass
+class ExpectResult:
+    text: str
+    line: int
+    ok: bool
+    lhs: Any
+    rhs: Any
+    difference: Any
+    tolerance: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "line": self.line, "ok": self.ok, "lhs": jsonable(self.lhs),
+                "rhs": jsonable(self.rhs), "difference": jsonable(self.difference),
+                "tolerance": self.tolerance}
+
+
+@dataclass
+class RunResult:
+    """One file's run: its expects, the gradient of its target, or the error that stopped it."""
+
+    file: str
+    expects: list[ExpectResult] = field(default_factory=list)
+    gradients: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: str | None = None
+    error_code: int = EXIT_OK
+    finite: bool = True
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.finite and all(e.ok for e in self.expects)
+
+    @property
+    def exit_code(self) -> int:
+        if self.error is not None:
+            return self.error_code
+        return EXIT_OK if self.ok else EXIT_CHECK
+
+    def to_dict(self) -> dict[str, Any]:
+        """One line of `adiff run --json` (JSON Lines)."""
+        return {"file": self.file, "ok": self.ok, "expects": [e.to_dict() for e in self.expects],
+                "gradients": {t: {w: jsonable(v) for w, v in row.items()} for t, row in self.gradients.items()},
+                "error": self.error}
+
+
+def _within(lhs: Any, rhs: Any, tol: float | None, rtol: float, atol: float) -> tuple[bool, Any, str]:
+    with np.errstate(all="ignore"):
+        lhs, rhs = np.asarray(lhs, dtype=float), np.asarray(rhs, dtype=float)
+        if lhs.shape != rhs.shape and lhs.size != 1 and rhs.size != 1:
+            return False, np.nan, "shapes differ"
+        difference = np.abs(lhs - rhs)
+        if tol is not None:
+            ok = bool(np.all(difference <= tol))
+            text = f"within {tol:g}"
+        else:
+            ok = bool(np.all(difference <= atol + rtol * np.abs(rhs)))
+            text = f"rtol {rtol:g}, atol {atol:g}"
+        ok = ok and bool(np.isfinite(lhs).all() and np.isfinite(rhs).all())
+        return ok, np.max(difference) if difference.size else 0.0, text
+
+
+def run_text(text: str, name: str, rtol: float = RTOL, atol: float = ATOL) -> RunResult:
+    """Run one program: evaluate it, differentiate its target with respect to its inputs,
+    check each expect line. Errors become part of the result, never an exception."""
+    start = time.perf_counter()
+    result = RunResult(name)
+    try:
+        program = parse(text)
+        computed = grad(program)
+        values = computed.values
+        for e in program.expects:
+            ok, difference, tolerance = _within(values[e.lhs], values[e.rhs], e.tol, rtol, atol)
+            result.expects.append(ExpectResult(e.text, e.line, ok, values[e.lhs], values[e.rhs],
+                                               difference, tolerance))
+        result.gradients = computed.gradients
+        result.finite = computed.finite
+        if not computed.finite:
+            result.error = next((w.message for w in computed.warnings if w.kind == "non-finite"),
+                                "a requested value is not finite")
+            result.error_code = EXIT_CHECK
+    except AdiffError as err:
+        result.error = err.render()
+        result.error_code = err.exit_code
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def run_file(path: str, rtol: float = RTOL, atol: float = ATOL, stdin_text: str | None = None) -> RunResult:
+    if path == "-":
+        return run_text(stdin_text or "", "-", rtol, atol)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return RunResult(path, error=f"cannot read {path}: no such file", error_code=EXIT_USAGE)
+    except IsADirectoryError:
+        return RunResult(path, error=f"cannot read {path}: it is a folder", error_code=EXIT_USAGE)
+    except UnicodeDecodeError:
+        return RunResult(path, error=f"cannot read {path}: it is not UTF-8 text", error_code=EXIT_USAGE)
+    except OSError as err:
+        return RunResult(path, error=f"cannot read {path}: {err.strerror}", error_code=EXIT_USAGE)
+    return run_text(text, path, rtol, atol)
+
+
+def _run_one(job: tuple[str, float, float, str | None]) -> RunResult:
+    return run_file(*job)
+
+
+def run_files(paths: list[str], rtol: float = RTOL, atol: float = ATOL, jobs: int = 1,
+              stdin_text: str | None = None):
+    """Each file's result, in the order given; with jobs > 1, files run in that many processes."""
+    work = [(p, rtol, atol, stdin_text) for p in paths]
+    if jobs <= 1 or len(paths) <= 1:
+        yield from map(_run_one, work)
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        yield from pool.imap(_run_one, work, chunksize=max(1, len(work) // (jobs * 8)))
+
+
+def exit_code(results: list[RunResult]) -> int:
+    """2 when a file could not be read or parsed; else 1 when an expect failed or a value is not
+    finite; else 0."""
+    codes = [r.exit_code for r in results]
+    if EXIT_USAGE in codes:
+        return EXIT_USAGE
+    return EXIT_CHECK if any(codes) else EXIT_OK
