@@ -57,7 +57,8 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         """One line of `adiff run --json` (JSON Lines)."""
         return {"file": self.file, "ok": self.ok, "expects": [e.to_dict() for e in self.expects],
-                "gradients": {t: {w: jsonable(v) for w, v in row.items()} for t, row in self.gradients.items()},
+                "gradients": {t: {w: jsonable(v) for w, v in row.items()}
+                              for t, row in self.gradients.items()},
                 "error": self.error}
 
 

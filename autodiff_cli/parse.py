@@ -20,8 +20,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from .errors import AdiffError, ParseError
 from .graph import Expect, Graph, Program, Statement
-from .symbolic import derivative_in_program
 from .ops import CONSTANTS, MACROS, OPS, REQUIRED, Builder, Sym, lookup_function, nearest_function
+from .symbolic import derivative_in_program
 
 MAX_PROGRAM_CHARS = 20_000_000  # 20 MB; documented in the README
 
