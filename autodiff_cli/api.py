@@ -28,8 +28,8 @@ from .printing import to_text
 from .symbolic import Formula, derivative
 
 CONVENTIONS = ("tensorflow", "pytorch", "jax")
-__all__ = ["CompareResult", "DiffResult", "GradResult", "JacobianResult", "compare", "diff",
-           "function_list", "grad", "jacobian", "jsonable"]
+__all__ = ["CompareResult", "DiffResult", "GradResult", "GridResult", "JacobianResult", "compare",
+           "diff", "function_list", "grad", "grid", "jacobian", "jsonable"]
 
 
 @dataclass
@@ -514,3 +514,94 @@ def jacobian(program: str | Program, *, of: str | None = None, wrt: str | list[s
 def _shapes(prog: Program, values_in: dict[str, Any], target: int, wrt: int) -> tuple[tuple, tuple]:
     values, _ = forward(prog, values_in)
     return np.shape(values[target]), np.shape(values[wrt])
+
+
+@dataclass
+class GridResult:
+    """`adiff grad --grid/--points`: the value and partials at every point, in one pass."""
+
+    of: str
+    columns: dict[str, Any]  # each grid or points input: its value at every point
+    value: Any
+    partials: dict[str, Any]  # ∂of/∂input at every point
+    warnings: list[Diagnostic]
+
+    def header(self) -> list[str]:
+        return [*self.columns, self.of, *(f"d{self.of}/d{name}" for name in self.partials)]
+
+    def matrix(self) -> Any:
+        return np.column_stack([*self.columns.values(), self.value, *self.partials.values()])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"of": self.of, "points": {k: jsonable(v) for k, v in self.columns.items()},
+                "value": jsonable(self.value), "partials": {k: jsonable(v) for k, v in self.partials.items()},
+                "warnings": [w.to_dict() for w in self.warnings]}
+
+
+def parse_grid(text: str) -> tuple[str, Any]:
+    """`x=-3:3:1001` → ("x", 1001 values from -3 to 3)."""
+    (name, spec), = split_assignments(text)
+    parts = spec.split(":")
+    try:
+        start, stop, count = float(value_of(parts[0])), float(value_of(parts[1])), int(parts[2])
+    except (IndexError, ValueError, TypeError, AdiffError):
+        raise UsageError(f"--grid {text}: give NAME=START:STOP:COUNT, as in --grid x=-3:3:1001") from None
+    if count < 1:
+        raise UsageError(f"--grid {text}: the count must be at least 1")
+    return name, np.linspace(start, stop, count)
+
+
+def read_points(path: str) -> dict[str, Any]:
+    """A CSV file with a header row naming inputs, a point per row."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except OSError as err:
+        raise UsageError(f"cannot read {path}: {err.strerror}") from None
+    if len(rows) < 2:
+        raise UsageError(f"{path}: expected a header row of input names and at least one row of values")
+    names = [h.strip() for h in rows[0]]
+    try:
+        table = np.array([[float(v) for v in row] for row in rows[1:] if row], dtype=np.float64)
+    except ValueError as err:
+        raise UsageError(f"{path}: {err}") from None
+    if table.ndim != 2 or table.shape[1] != len(names):
+        raise UsageError(f"{path}: every row needs {len(names)} values, one per column of the header")
+    return {name: table[:, i] for i, name in enumerate(names)}
+
+
+def grid(program: str | Program, *, grids: list[str] | None = None, points: dict[str, Any] | None = None,
+         of: str | None = None, at: dict[str, Any] | None = None, convention: str = "tensorflow",
+         dtype: str = "float64") -> GridResult:
+    """The value and its partials at many points in one vectorized pass: `grids` (several
+    make a mesh) or `points` (columns of values), the other inputs from `at` or the program."""
+    prog = _as_program(program)
+    columns: dict[str, Any] = dict(points or {})
+    axes = [parse_grid(g) for g in grids or []]
+    if axes and columns:
+        raise UsageError("give --grid or --points, not both")
+    if axes:
+        mesh = np.meshgrid(*[values for _, values in axes], indexing="ij")
+        columns = {name: m.ravel() for (name, _), m in zip(axes, mesh, strict=True)}
+    if not columns:
+        raise UsageError("no points: give --grid NAME=START:STOP:COUNT or --points FILE.csv")
+    unknown = [n for n in columns if n not in prog.inputs]
+    if unknown:
+        raise NameLookupError(f"--grid/--points {unknown[0]}: the program has no input '{unknown[0]}' "
+                              f"(its inputs: {', '.join(prog.inputs) or 'none'})")
+    of_name = (_names(of) or [prog.target_name])[0]
+    (target,) = _resolve(prog, [of_name], "--of")
+    for n in prog.graph.ancestors([target]):
+        entry = OPS.get(prog.graph[n].op)
+        if entry is not None and (entry.vjp is not None or prog.graph[n].op == "hessian"):
+            raise UsageError(f"--grid and --points evaluate a program of scalar operations at many points; "
+                             f"{entry.callable_as or entry.name} works on whole arrays")
+    result = grad(prog, of=of_name, wrt=list(columns), at={**(at or {}), **columns},
+                  convention=convention, dtype=dtype)
+    size = len(next(iter(columns.values())))
+    value = np.broadcast_to(result.targets[of_name], (size,))
+    partials = {n: np.broadcast_to(result.gradients[of_name][n], (size,)) for n in columns}
+    warnings = [w for w in result.warnings if w.kind != "note"]
+    return GridResult(of_name, columns, value, partials, warnings)

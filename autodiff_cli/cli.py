@@ -114,13 +114,31 @@ def parse_at(items: list[str]) -> dict[str, str]:
 def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
          of: OfOpt = [], wrt: WrtOpt = [], json_: JsonOpt = False, digits: DigitsOpt = 10,  # noqa: B006
          convention: ConventionOpt = Convention.tensorflow, dtype: DtypeOpt = "float64",
-         all_nodes: AllNodesOpt = False, full: FullOpt = False, debug: DebugOpt = False) -> int:
+         all_nodes: AllNodesOpt = False, full: FullOpt = False,
+         grid: Annotated[list[str], typer.Option(
+             "--grid", help="Points NAME=START:STOP:COUNT; several make a mesh.")] = [],  # noqa: B006
+         points: Annotated[Path | None, typer.Option(
+             "--points", help="A CSV file of points: a header of input names, a point per row.")] = None,
+         csv: Annotated[bool, typer.Option("--csv", help="With --grid/--points: CSV output.")] = False,
+         debug: DebugOpt = False) -> int:
     """Every node's value, local partials and adjoint, then the gradient.
 
     Example: adiff grad "exp(sin(x^2))" --at x=2
     """
     from . import api, render
 
+    if grid or points is not None:
+        table = api.grid(read_program(program, file), grids=grid, of=",".join(of) or None, at=parse_at(at),
+                         points=api.read_points(str(points)) if points is not None else None,
+                         convention=convention.value, dtype=dtype)
+        if csv:
+            render.write_csv(table, sys.stdout)
+        elif json_:
+            sys.stdout.write(render.to_json(table.to_dict()) + "\n")
+        else:
+            render.print_tables([render.grid_table(table, digits)])
+        render.print_warnings(table.warnings)
+        return 0 if np.isfinite(table.matrix()).all() else 1
     result = api.grad(read_program(program, file), of=of, wrt=wrt, at=parse_at(at),
                       convention=convention.value, dtype=dtype)
     if json_:

@@ -160,6 +160,30 @@ def diff_lines(results: list[DiffResult], digits: int = 10, latex: bool = False,
     return "\n".join(out) + "\n"
 
 
+def grid_table(result: Any, digits: int = 10, shown: int = 5) -> Table:
+    """The first and last points, then the smallest and largest of each column."""
+    header = result.header()
+    matrix = result.matrix()
+    t = Table(f"{len(matrix):,} points", ["", *header])
+    rows = range(len(matrix)) if len(matrix) <= 2 * shown else [*range(shown), *range(len(matrix) - shown,
+                                                                                       len(matrix))]
+    for k, i in enumerate(rows):
+        if k == shown and len(matrix) > 2 * shown:
+            t.rows.append(["…", *["" for _ in header]])
+        t.rows.append([str(i + 1), *(fmt(v, digits) for v in matrix[i])])
+    with np.errstate(all="ignore"):
+        t.rows.append(["min", *(fmt(v, digits) for v in np.nanmin(matrix, axis=0))])
+        t.rows.append(["max", *(fmt(v, digits) for v in np.nanmax(matrix, axis=0))])
+    t.notes.append("--csv writes every point")
+    return t
+
+
+def write_csv(result: Any, stream: TextIO, digits: int = 17) -> None:
+    stream.write(",".join(result.header()) + "\n")
+    matrix = result.matrix()
+    np.savetxt(stream, matrix, delimiter=",", fmt=f"%.{digits}g")
+
+
 def jacobian_tables(results: list[JacobianResult], digits: int = 10) -> list[Table]:
     tables = []
     for r in results:
