@@ -193,6 +193,9 @@ def linearize(program: Program, values: list[Any], needed: set[int],
                     continue
                 rule = entry.partials[min(i, len(entry.partials) - 1)]
                 local = 0.0 if rule is None else rule(*args, y)
+                want = np.result_type(values[arg], np.float32)
+                if getattr(local, "dtype", want) != want:  # where(x > 0, 1, 0) is integer; float32 stays
+                    local = np.asarray(local, dtype=want)[()]
                 if kink_mask is not None:
                     used = entry.kink.used[convention][i]
                     if used is not None:
@@ -251,8 +254,12 @@ def reverse(program: Program, lin: Linearization, target: int, seed: Any = None,
                     continue
                 if type(local) is LinearMap:
                     contribution = local.vjp(np.broadcast_to(g, np.shape(values[node_id])))
+                elif g is ones:  # the seed: the local partial itself, spread over the node's shape
+                    shape = np.shape(values[node_id])
+                    spread = local if np.shape(local) == shape else np.broadcast_to(local, shape)
+                    contribution = unbroadcast(spread, np.shape(values[arg]))
                 else:
-                    contribution = unbroadcast(local if g is ones else g * local, np.shape(values[arg]))
+                    contribution = unbroadcast(g * local, np.shape(values[arg]))
                 if problem is None and (check_all or np.size(contribution) <= SMALL) \
                         and not _all_finite(contribution):
                     problem = _product_warning(program, node_id, arg, g, local)

@@ -504,8 +504,9 @@ class Builder:
     graph: Graph = field(default_factory=Graph)
     simplify: bool = True
 
-    def const(self, value: float, label: str | None = None) -> Sym:
-        return Sym(self, self.graph.add("const", (), (float(value), label)))
+    def const(self, value: Any, label: str | None = None) -> Sym:
+        value = value if hasattr(value, "shape") and np.ndim(value) else float(value)
+        return Sym(self, self.graph.add("const", (), (value, label)))
 
     def leaf(self, op_name: str, attr: Any) -> Sym:
         return Sym(self, self.graph.add(op_name, (), attr))

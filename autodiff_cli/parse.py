@@ -150,7 +150,9 @@ class _State:
             values = [self.graph[i].attr[0] for i in items]
             shapes = {np.shape(v) for v in values}
             if len(shapes) > 1:
-                raise ParseError("the rows of an array literal have different lengths",
+                shown = ", ".join(str(np.shape(v)) for v in values)
+                text = self.program.source.split("\n")[self.last_line - 1].strip()
+                raise ParseError(f"the rows of an array literal have different shapes: {shown}, in `{text}`",
                                  line=self.last_line, source=self.program.source)
             node = self.graph.add("const", (), (np.array(values, dtype=np.float64), None))
             self.literals.add(node)
