@@ -257,6 +257,69 @@ def run(files: Annotated[list[str], typer.Argument(help="Program files ('-' read
     return batch.exit_code(results)
 
 
+class GraphFormat(str, Enum):
+    tree = "tree"
+    dot = "dot"
+    mermaid = "mermaid"
+    svg = "svg"
+    png = "png"
+
+
+GraphFormatOpt = Annotated[GraphFormat, typer.Option(
+    "--format", help="tree, dot (Graphviz text), mermaid, svg or png (with -o).")]
+
+
+@app.command()
+@_handled
+def graph(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
+          of: OneOfOpt = None, format: GraphFormatOpt = GraphFormat.tree,
+          output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to FILE.")] = None,
+          max_nodes: Annotated[int, typer.Option("--max-nodes", min=1, help="Nodes drawn at most.")] = 60,
+          digits: Annotated[int, typer.Option("--digits", min=1, max=17)] = 4,
+          convention: ConventionOpt = Convention.tensorflow, debug: DebugOpt = False) -> int:
+    """The computational graph: each node's operation, forward value and adjoint; edges
+    labelled with local partials."""
+    from . import api, render, visual
+
+    result = api.grad(read_program(program, file), of=of, at=parse_at(at), convention=convention.value)
+    pic = visual.picture(result, render.fmt, digits, max_nodes)
+    if format is GraphFormat.tree:
+        render.graph_tree(pic)
+        return 0
+    text = visual.to_mermaid(pic) if format is GraphFormat.mermaid else visual.to_dot(pic)
+    if format in (GraphFormat.dot, GraphFormat.mermaid):
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+        return 0
+    if output is None:
+        raise UsageError(f"--format {format.value} writes an image: give a file, -o FILE.{format.value}")
+    return render_image(text, output, format.value)
+
+
+def render_image(dot_text: str, output: Path, kind: str) -> int:
+    """Render DOT text with Graphviz's dot program; without it, keep the DOT text and say how
+    to install Graphviz (exit code 1: the image was not made)."""
+    import shutil
+    import subprocess
+
+    dot = shutil.which("dot")
+    if dot is None:
+        fallback = output.with_suffix(".dot")
+        fallback.write_text(dot_text, encoding="utf-8")
+        sys.stderr.write(f"Graphviz's dot program is not installed, so no {kind} was made; the DOT text "
+                         f"is in {fallback}. Install Graphviz (apt-get install graphviz, brew install "
+                         "graphviz, or https://graphviz.org) and run again, or render the .dot file "
+                         "elsewhere.\n")
+        return 1
+    proc = subprocess.run([dot, f"-T{kind}", "-o", str(output)], input=dot_text, text=True,
+                          capture_output=True)
+    if proc.returncode != 0:
+        raise UsageError(f"dot could not render the graph: {proc.stderr.strip()}")
+    return 0
+
+
 @app.command()
 @_handled
 def functions(debug: DebugOpt = False) -> int:

@@ -294,3 +294,62 @@ def print_warnings(warnings: list[Any], stream: TextIO | None = None, prefix: st
     for w in warnings:
         kind = "note" if getattr(w, "kind", None) == "note" else prefix
         stream.write(f"{kind}: {getattr(w, 'message', w)}\n")
+
+
+def graph_tree(pic: Any, stream: TextIO | None = None) -> None:
+    """The graph as a Rich tree from the target down (on a terminal), or indented plain text;
+    a node reached again is shown once and then referred to by its number."""
+    stream = stream or sys.stdout
+    by_id = {n["id"]: n for n in pic.nodes}
+    children: dict[int, list[tuple[int, str]]] = {}
+    for a, b, label in pic.edges:
+        children.setdefault(b, []).append((a, label))
+    root = next(n for n in pic.nodes if n["kind"] == "target") if any(
+        n["kind"] == "target" for n in pic.nodes) else pic.nodes[-1]
+
+    def text(n: dict, label: str) -> tuple[str, str, str]:
+        head = f"{n['number']}. {n['name']} ({n['op']})" + (f"  via {label}" if label else "")
+        return head, f"value {n['value']}", f"∂{pic.target}/∂{n['wrt']} = {n['adjoint']}"
+
+    rich = wants_rich(stream)
+    if rich:
+        from rich.console import Console
+        from rich.tree import Tree
+
+        console = Console(file=stream, highlight=False)
+    lines: list[str] = []
+    seen: set[int] = set()
+    stack: list[tuple[int, str, int, Any]] = [(root["id"], "", 0, None)]
+    top = None
+    while stack:  # depth first, explicitly: graphs may be very deep
+        nid, label, depth, parent = stack.pop()
+        node = by_id[nid]
+        head, value, adjoint = text(node, label)
+        again = nid in seen
+        seen.add(nid)
+        if rich:
+            from rich.text import Text
+
+            line = Text(head + "  ")
+            if again:
+                line.append(f"(#{node['number']} again)", style="dim")
+            else:
+                line.append(value, style="cyan")
+                line.append("  ")
+                line.append(adjoint, style="yellow")
+            branch = Tree(line) if parent is None else parent.add(line)
+            top = top or branch
+        else:
+            lines.append("  " * depth + head + ("  (again)" if again else f"  {value}  {adjoint}"))
+            branch = None
+        if not again:
+            for a, edge_label in reversed(children.get(nid, [])):
+                stack.append((a, edge_label, depth + 1, branch))
+    if rich:
+        console.print(top)
+        if pic.hidden:
+            console.print(f"{pic.hidden:,} more nodes not shown (--max-nodes)", style="dim")
+    else:
+        if pic.hidden:
+            lines.append(f"{pic.hidden:,} more nodes not shown (--max-nodes)")
+        stream.write("\n".join(lines) + "\n")
