@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -159,6 +160,9 @@ def compare(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  #
             atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of the verdict.")] = 1e-8,
             sweep: Annotated[bool, typer.Option(
                 "--sweep", help="Central-difference error for h = 1e-1 ... 1e-14.")] = False,
+            plot_: Annotated[bool, typer.Option(
+                "--plot", help="With --sweep: draw the error against h (log-log; -o for an image).")] = False,
+            output: Annotated[Path | None, typer.Option("-o", "--output", help="Image for --plot.")] = None,
             convention: ConventionOpt = Convention.tensorflow, debug: DebugOpt = False) -> int:
     """The derivative three ways: symbolic formula, central difference, forward and reverse AD.
 
@@ -167,7 +171,16 @@ def compare(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  #
     from . import api, render
 
     result = api.compare(read_program(program, file), of=of, wrt=wrt, at=parse_at(at),
-                         convention=convention.value, eps=eps, rtol=rtol, atol=atol, sweep=sweep)
+                         convention=convention.value, eps=eps, rtol=rtol, atol=atol, sweep=sweep or plot_)
+    if plot_:
+        from . import plot as plotting
+
+        for pair in result.pairs:
+            colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+            drawn = plotting.sweep_plot(pair.sweep, str(output) if output else None,
+                                        f"∂{pair.of}/∂{pair.wrt}: |central difference - reverse|", colour)
+            if drawn:
+                sys.stdout.write(drawn + "\n")
     if json_:
         sys.stdout.write(render.to_json(result.to_dict()) + "\n")
     else:
@@ -317,6 +330,34 @@ def render_image(dot_text: str, output: Path, kind: str) -> int:
                           capture_output=True)
     if proc.returncode != 0:
         raise UsageError(f"dot could not render the graph: {proc.stderr.strip()}")
+    return 0
+
+
+@app.command()
+@_handled
+def plot(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
+         over: Annotated[str, typer.Option("--over", help="NAME=START:STOP[:COUNT], e.g. x=-3:3.")] = "",
+         of: OneOfOpt = None,
+         order: Annotated[int, typer.Option("--order", min=1, max=3, help="Derivatives drawn.")] = 1,
+         output: Annotated[Path | None, typer.Option(
+             "-o", "--output", help="Write an image (.png, .svg), not a terminal plot.")] = None,
+         debug: DebugOpt = False) -> int:
+    """f and its derivatives over a range: in the terminal, or as an image with -o.
+
+    Kinks and non-finite points are gaps, not lines through them.
+    """
+    from . import plot as plotting
+
+    if not over:
+        raise UsageError("give the range to draw: --over x=-3:3")
+    curves = plotting.curves(read_program(program, file), over, order, parse_at(at), of)
+    if output is None:
+        colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        sys.stdout.write(plotting.terminal_plot(curves, colour=colour) + "\n")
+    else:
+        if output.suffix.lower() not in (".png", ".svg", ".pdf"):
+            raise UsageError(f"-o {output}: the image must end in .png, .svg or .pdf")
+        plotting.image_plot(curves, str(output), title=program or str(file))
     return 0
 
 
