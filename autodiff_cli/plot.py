@@ -60,10 +60,13 @@ def with_gaps(y: Any) -> Any:
     """Non-finite points become gaps (nan), and so does a jump (a step much larger than the
     curve's usual steps), so a kink or a step is not drawn as a steep line."""
     y = np.where(np.isfinite(y), y, np.nan)
+    if y.size < 3:
+        return y
     steps = np.abs(np.diff(y))
     usual = np.nanmedian(steps) if np.isfinite(steps).any() else 0.0
-    spread = np.nanmax(np.abs(y)) - np.nanmin(np.abs(y)) if np.isfinite(y).any() else 0.0
-    jumps = np.where(steps > max(50 * usual, 1e-3 * spread, 1e-12))[0]
+    neighbours = np.fmax(np.r_[steps[1], steps[:-1]], np.r_[steps[1:], steps[-2]])
+    with np.errstate(invalid="ignore"):
+        jumps = np.where((steps > 50 * usual + 1e-12) | (steps > 5 * neighbours + 1e-12))[0]
     out = y.copy()
     out[jumps + 1] = np.nan  # break the line after each jump
     return out
