@@ -202,7 +202,8 @@ def _dtype(name: str) -> Any:
     return DTYPES[name]
 
 
-def input_values(prog: Program, at: dict[str, Any], dtype: Any = np.float64) -> dict[str, Any]:
+def input_values(prog: Program, at: dict[str, Any], dtype: Any = np.float64,
+                 from_command_line: bool = True) -> dict[str, Any]:
     """Each input's value: the program's default, overridden by `at` (numbers or text)."""
     unknown = [n for n in at if n not in prog.inputs]
     if unknown:
@@ -219,7 +220,9 @@ def input_values(prog: Program, at: dict[str, Any], dtype: Any = np.float64) -> 
         else:
             token = prog.first_use.get(name)  # type: ignore[attr-defined]
             raise NameLookupError(
-                f"the input '{name}' has no value: give it one with --at {name}=VALUE",
+                f"the input '{name}' has no value: give it one with "
+                + (f"--at {name}=VALUE, or " if from_command_line else "")
+                + f"a line {name} = VALUE in the program",
                 line=token.line if token else None, column=token.column if token else None,
                 source=prog.source)
     return values

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from .api import grad, jsonable
-from .errors import EXIT_CHECK, EXIT_OK, EXIT_USAGE, AdiffError
+from .api import grad, input_values, jsonable
+from .engine import forward
+from .errors import EXIT_CHECK, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, AdiffError
 from .parse import parse
 
 RTOL, ATOL = 1e-6, 1e-9  # expect's default tolerance
@@ -43,6 +44,7 @@ class RunResult:
     error_code: int = EXIT_OK
     finite: bool = True
     seconds: float = 0.0
+    note: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -59,7 +61,7 @@ class RunResult:
         return {"file": self.file, "ok": self.ok, "expects": [e.to_dict() for e in self.expects],
                 "gradients": {t: {w: jsonable(v) for w, v in row.items()}
                               for t, row in self.gradients.items()},
-                "error": self.error}
+                "error": self.error, "note": self.note}
 
 
 def _within(lhs: Any, rhs: Any, tol: float | None, rtol: float, atol: float) -> tuple[bool, Any, str]:
@@ -79,27 +81,34 @@ def _within(lhs: Any, rhs: Any, tol: float | None, rtol: float, atol: float) -> 
 
 
 def run_text(text: str, name: str, rtol: float = RTOL, atol: float = ATOL) -> RunResult:
-    """Run one program: evaluate it, differentiate its target with respect to its inputs,
-    check each expect line. Errors become part of the result, never an exception."""
+    """Run one program: evaluate it, check each expect line, differentiate its target with
+    respect to its inputs. Errors become part of the result, never an exception."""
     start = time.perf_counter()
     result = RunResult(name)
     try:
         program = parse(text)
-        computed = grad(program)
-        values = computed.values
+        values, _ = forward(program, input_values(program, {}, from_command_line=False))
         for e in program.expects:
             ok, difference, tolerance = _within(values[e.lhs], values[e.rhs], e.tol, rtol, atol)
             result.expects.append(ExpectResult(e.text, e.line, ok, values[e.lhs], values[e.rhs],
                                                difference, tolerance))
-        result.gradients = computed.gradients
-        result.finite = computed.finite
-        if not computed.finite:
-            result.error = next((w.message for w in computed.warnings if w.kind == "non-finite"),
-                                "a requested value is not finite")
-            result.error_code = EXIT_CHECK
+        try:
+            computed = grad(program)
+        except AdiffError as err:  # e.g. a target that is itself a gradient through matmul
+            result.note = f"no gradient of the target: {err.message}"
+        else:
+            result.gradients = computed.gradients
+            result.finite = computed.finite
+            if not computed.finite:
+                result.error = next((w.message for w in computed.warnings if w.kind == "non-finite"),
+                                    "a requested value is not finite")
+                result.error_code = EXIT_CHECK
     except AdiffError as err:
         result.error = err.render()
         result.error_code = err.exit_code
+    except Exception as err:  # noqa: BLE001 - a bug must not lose the other files' results
+        result.error = f"internal error: {type(err).__name__}: {err} (a bug in adiff)"
+        result.error_code = EXIT_INTERNAL
     result.seconds = time.perf_counter() - start
     return result
 
@@ -139,9 +148,10 @@ def run_files(paths: list[str], rtol: float = RTOL, atol: float = ATOL, jobs: in
 
 
 def exit_code(results: list[RunResult]) -> int:
-    """2 when a file could not be read or parsed; else 1 when an expect failed or a value is not
-    finite; else 0."""
-    codes = [r.exit_code for r in results]
-    if EXIT_USAGE in codes:
-        return EXIT_USAGE
-    return EXIT_CHECK if any(codes) else EXIT_OK
+    """70 when adiff failed on a file (a bug); else 2 when a file could not be read or parsed;
+    else 1 when an expect failed or a value is not finite; else 0."""
+    codes = {r.exit_code for r in results}
+    for code in (EXIT_INTERNAL, EXIT_USAGE, EXIT_CHECK):
+        if code in codes:
+            return code
+    return EXIT_OK

@@ -152,8 +152,8 @@ def _evaluate(program: Program, node_id: int, args: list[Any]) -> Any:
         raise _placed(program, node_id, err.message) from None
     except ValueError as err:  # numpy's broadcasting
         shapes = " and ".join(str(np.shape(a)) for a in args)
-        raise _placed(program, node_id, f"{entry.callable_as or entry.name}: shapes {shapes} do not fit "
-                      f"together ({err})") from None
+        name = f"'{entry.infix.strip()}' ({entry.name})" if entry.infix else entry.callable_as or entry.name
+        raise _placed(program, node_id, f"{name}: shapes {shapes} do not broadcast together") from None
 
 
 def _placed(program: Program, node_id: int, message: str) -> ShapeError:

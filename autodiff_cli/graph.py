@@ -100,6 +100,7 @@ class Expect:
     tol: float | None  # absolute tolerance from `within`; None: the run's rtol/atol
     line: int
     text: str
+    node: int = -1  # the comparison node
 
 
 @dataclass
@@ -117,11 +118,12 @@ class Program:
     target: int | None = None  # the last statement's node
     target_name: str | None = None
 
-    def statement_of(self, node_id: int) -> Statement | None:
-        """The first statement whose expression built this node (for messages)."""
-        for stmt in self.statements:
-            if stmt.node >= node_id:
-                return stmt
+    def statement_of(self, node_id: int) -> Statement | Expect | None:
+        """The first statement (or expect line) whose expression built this node (for messages)."""
+        places = sorted([*self.statements, *self.expects], key=lambda s: s.node)
+        for place in places:
+            if place.node >= node_id:
+                return place
         return None
 
     def names(self) -> list[str]:

@@ -148,6 +148,13 @@ def _cmp(f):
     return compare
 
 
+def _pow_partial(a, b):
+    """b·a^(b - 1); for a square, 2·a at once (no a^1 copy of a large array)."""
+    if not isinstance(a, Sym) and not isinstance(b, Sym) and np.ndim(b) == 0 and b == 2:
+        return 2 * a
+    return b * a ** (b - 1)
+
+
 def _pow(a, b):
     if isinstance(a, np.ndarray) and np.ndim(b) == 0 and b == 2:
         return a * a  # numpy's x**2 fast path, same bits
@@ -165,7 +172,7 @@ op("sub", 2, np.subtract, lambda a, b, y: 1, lambda a, b, y: -1, infix="-", prec
 op("mul", 2, np.multiply, lambda a, b, y: b, lambda a, b, y: a, infix="·", prec=PRODUCT, call=False)
 op("div", 2, np.divide, lambda a, b, y: 1 / b, lambda a, b, y: -a / b**2, infix="/", prec=PRODUCT,
    call=False, domain=((-3, 3), (0.3, 3)))
-op("pow", 2, _pow, lambda a, b, y: b * a ** (b - 1), lambda a, b, y: log(a) * y, infix="^",
+op("pow", 2, _pow, lambda a, b, y: _pow_partial(a, b), lambda a, b, y: log(a) * y, infix="^",
    prec=POWER, domain=((0.3, 3), (-2, 2)))
 op("neg", 1, np.negative, lambda x, y: -1, infix="-", prec=PREFIX, call=False)
 
@@ -427,9 +434,6 @@ op("max_pool", 1, lambda a, size, stride=None, padding="valid": kernels.max_pool
 op("fit", 2, lambda g, a: _fit(g, a), lambda g, a, y: 1, None, call=False)
 op("size", 1, lambda a: np.asarray(np.size(a), dtype=np.result_type(a, np.float32))[()], None, call=False)
 
-# hessian(f, x) in a program: the Jacobian of the node grad(f, x) in x, computed by the engine
-# (reverse mode over the derivative's own graph: exact), so its evaluation needs the graph.
-op("hessian", 2, None, None, None, call=False, note="a Hessian is not differentiated further")
 
 # vjp_of(g, *args): an array operation's vector-Jacobian product as a node, so grad(f, x) in a
 # program works through every array operation; its own derivative is not available (an error).
@@ -440,12 +444,16 @@ def _vjp_of(g, *args, op, i, params):
 
 
 def _no_second_derivative(*args):
-    raise UsageError("a second derivative through an array operation's gradient (conv2d, matmul, "
-                     "pooling, ...) is not available")
+    raise UsageError("a derivative of hessian(), or a second derivative through an array "
+                     "operation's gradient (conv2d, matmul, pooling, ...), is not available")
 
 
 op("vjp_of", 1, _vjp_of, _no_second_derivative, call=False, variadic=True,
    params=(("op", REQUIRED), ("i", 0), ("params", ())))
+
+# hessian(f, x) in a program: the Jacobian of the node grad(f, x) in x, computed by the engine
+# (reverse mode over the derivative's own graph: exact), so its evaluation needs the graph.
+op("hessian", 2, None, _no_second_derivative, _no_second_derivative, call=False)
 
 # Arrays made from parameters alone: no argument, so no gradient.
 op("linspace", 0, lambda start, stop, num=50: np.linspace(start, stop, int(num)),
@@ -530,27 +538,44 @@ class Builder:
         return self.graph.add(name, ids)
 
     def _c(self, node_id: int) -> float | None:
+        """A node's value when it is a plain number (not a named constant, not an array)."""
         node = self.graph[node_id]
-        return node.attr[0] if node.op == "const" and node.attr[1] is None else None
+        if node.op == "const" and node.attr[1] is None and not np.ndim(node.attr[0]):
+            return node.attr[0]
+        return None
 
-    def _split(self, node_id: int) -> tuple[float, int | None]:
-        """A term as coefficient × rest: 3·x → (3, x), -x → (-1, x), 5 → (5, None)."""
+    def _split(self, node_id: int, most: int = 16) -> tuple[float, int | None]:
+        """A term as coefficient × rest: 3·x → (3, x), -x → (-1, x), --x → (1, x), 5 → (5, None),
+        -2/x → (-2, 1/x). Looks at most `most` levels down (a loop, never recursion)."""
         g = self.graph
-        c = self._c(node_id)
-        if c is not None:
-            return c, None
-        node = g[node_id]
-        if node.op == "mul" and self._c(node.args[0]) is not None:
-            return self._c(node.args[0]), node.args[1]
-        if node.op == "neg":
-            c, rest = self._split(node.args[0]) if g[node.args[0]].op != "neg" else (1.0, node_id)
-            return -c, rest
-        if node.op == "div":  # -2/x → (-2, 1/x); -a/b → (-1, a/b)
-            c, rest = self._split(node.args[0])
-            if c != 1:
-                top = self.const(1.0).id if rest is None else rest
-                return c, self._raw("div", top, node.args[1])
-        return 1.0, node_id
+        original, sign, denominators = node_id, 1.0, []
+        for _ in range(most):
+            c = self._c(node_id)
+            if c is not None:
+                coeff, rest = c, None
+                break
+            node = g[node_id]
+            if node.op == "neg":
+                sign, node_id = -sign, node.args[0]
+            elif node.op == "div":
+                denominators.append(node.args[1])
+                node_id = node.args[0]
+            elif node.op == "mul" and self._c(node.args[0]) is not None:
+                coeff, rest = self._c(node.args[0]), node.args[1]
+                break
+            else:
+                coeff, rest = 1.0, node_id
+                break
+        else:
+            return 1.0, original
+        coeff *= sign
+        if not denominators:
+            return coeff, rest
+        if coeff == 1:
+            return 1.0, original  # a quotient with nothing to take out stays as it is
+        for d in reversed(denominators):  # rebuild the quotients around what is left
+            rest = self._raw("div", self.const(1.0).id if rest is None else rest, d)
+        return coeff, rest
 
     def _scaled(self, coeff: float, rest: int | None) -> int:
         if rest is None:

@@ -240,6 +240,8 @@ class _State:
         if len(args) != 2 or keywords or any(isinstance(a, tuple) for a in args):
             raise ParseError(f"{fname}() takes two arguments: {fname}(f, x)", **where)
         target, wrt = args
+        if self.graph[wrt].op != "input" and wrt not in self.program.labels:
+            raise ParseError(f"{fname}(f, x): x must be an input or a named step of the program", **where)
         try:
             gradient = derivative_in_program(self.graph, target, wrt)
         except AdiffError as err:
@@ -305,7 +307,10 @@ class _State:
                 raise ParseError("within takes a number: expect f == 1 within 1e-6", line=line,
                                  source=prog.source)
             tol = float(self.graph[tolerance].attr[0])
-        prog.expects.append(Expect(node.args[0], node.args[1], tol, line, text))
+            if not tol >= 0:
+                raise ParseError(f"within takes a tolerance of 0 or more, got {tol:g}", line=line,
+                                 source=prog.source)
+        prog.expects.append(Expect(node.args[0], node.args[1], tol, line, text, comparison))
 
     def statement(self, name_token: Token | None, node: int) -> None:
         prog = self.program

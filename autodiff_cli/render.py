@@ -256,7 +256,7 @@ def plain_text(tables: list[Table]) -> str:
 def run_lines(result: Any, digits: int = 10) -> str:
     """A line per file, and a line per failed expect: both sides, the difference, the tolerance."""
     passed = sum(e.ok for e in result.expects)
-    if result.error is not None and result.error_code == 2:
+    if result.error is not None and result.error_code != 1:
         head = f"ERROR {result.file}"
         detail = ["  " + line for line in result.error.splitlines()]
     else:
@@ -272,7 +272,7 @@ def run_lines(result: Any, digits: int = 10) -> str:
 
 def run_summary(results: list[Any], seconds: float) -> str:
     files = len(results)
-    errors = sum(r.error is not None and r.error_code == 2 for r in results)
+    errors = sum(r.error is not None and r.error_code != 1 for r in results)
     passed = sum(r.ok for r in results)
     expects = [e for r in results for e in r.expects]
     good = sum(e.ok for e in expects)

@@ -73,7 +73,10 @@ def adjoint_expressions(graph: Graph, target: int, args: list, outputs: list, bu
     Nodes in `stop` are held independent (persistent-tape semantics): nothing flows through.
     With `fit_shapes` (derivatives evaluated on arrays), each contribution is summed to its
     argument's shape where numpy broadcast it."""
-    adjoints: dict[int, Sym] = {target: builder.const(1.0)}
+    seed = builder.const(1.0)
+    if fit_shapes:  # ones of the target's shape: the gradient of sum(target)
+        seed = builder.apply("fit", (seed, args[target]))
+    adjoints: dict[int, Sym] = {target: seed}
     for nid in range(target, -1, -1):
         adj = adjoints.get(nid)
         node = graph[nid]

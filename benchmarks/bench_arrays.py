@@ -84,7 +84,8 @@ def main() -> None:
     print(f"   numpy by hand (f and f')        {hand * 1e3:8.1f} ms")
     print(f"   adiff grad                      {ours * 1e3:8.1f} ms   ratio {ours / hand:.2f} (goal <= 1.5)")
     print(f"   adiff forward pass              {fwd * 1e3:8.1f} ms")
-    print(f"   adiff local partials + reverse  {bwd * 1e3:8.1f} ms   reverse/forward {bwd / fwd:.2f} (goal <= 3)")
+    print(f"   adiff local partials + reverse  {bwd * 1e3:8.1f} ms   reverse/forward {bwd / fwd:.2f}"
+          " (goal <= 3)")
     mem_hand = peak(lambda: by_hand(x))
     mem_ours = peak(lambda: api.grad(PROGRAM, x=x))
     print(f"   peak memory: numpy {mem_hand / 2**20:.1f} MiB, adiff {mem_ours / 2**20:.1f} MiB, "
