@@ -150,7 +150,7 @@ def _evaluate(program: Program, node_id: int, args: list[Any]) -> Any:
         return entry.evaluate(*args)
     except ShapeError as err:
         raise _placed(program, node_id, err.message) from None
-    except ValueError as err:  # numpy's broadcasting
+    except ValueError:  # numpy's broadcasting
         shapes = " and ".join(str(np.shape(a)) for a in args)
         name = f"'{entry.infix.strip()}' ({entry.name})" if entry.infix else entry.callable_as or entry.name
         raise _placed(program, node_id, f"{name}: shapes {shapes} do not broadcast together") from None
