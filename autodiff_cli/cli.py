@@ -18,8 +18,8 @@ from .errors import EXIT_INTERNAL, AdiffError, UsageError
 app = typer.Typer(
     name="adiff", add_completion=False, no_args_is_help=True, rich_markup_mode=None,
     help="Derivatives of composed expressions, node by node: forward values, local partials, "
-         "reverse-pass adjoints.\n\nExit codes: 0 ok; 1 a requested value is not finite; "
-         "2 usage or parse error; 70 internal error.",
+         "reverse-pass adjoints.\n\nExit codes: 0 ok; 1 a requested value is not finite, or a "
+         "check failed (compare, run); 2 usage, parse or shape error; 70 internal error.",
 )
 
 

@@ -83,3 +83,15 @@ def test_json_example_keys_match():
     block = re.search(r"```json\n(.*?)```", README, re.S).group(1)
     keys = set(re.findall(r'^  "(\w+)"', block, re.M))
     assert keys == set(grad("exp(sin(x^2))", x=2).to_dict())
+
+
+@pytest.mark.parametrize("command", ["grad", "compare", "diff", "jacobian", "run", "graph", "plot",
+                                     "functions"])
+def test_every_option_in_help_is_in_the_readme(command):
+    """The README and the --help text stay in step: each command and each of its options."""
+    proc = adiff(f"adiff {command} --help")
+    assert proc.returncode == 0
+    assert f"adiff {command}" in README
+    options = set(re.findall(r"(--[a-z][a-z-]+)", proc.stdout)) - {"--help"}
+    missing = sorted(o for o in options if o not in README)
+    assert not missing, f"{command}: {missing} are not in the README"
