@@ -36,3 +36,22 @@ def test_library_modules_never_print_or_eval():
         assert not calls & {"eval", "exec"}, path.name
         if path.name in NEVER_PRINT:
             assert "print" not in calls, path.name
+
+
+# The layers, lowest first: a module imports only from layers below its own.
+LAYERS = [["errors"], ["graph", "kernels"], ["ops"], ["printing"], ["symbolic", "formulas"], ["parse"],
+          ["engine"], ["checks"], ["api"], ["batch", "visual", "plot", "steps"], ["render"], ["cli"]]
+
+
+def test_imports_go_one_way_down_the_layers():
+    level = {name: i for i, names in enumerate(LAYERS) for name in names}
+    for path in PACKAGE.glob("*.py"):
+        if path.stem.startswith("__"):
+            continue
+        assert path.stem in level, f"{path.name} is not in LAYERS"
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names = [node.module] if node.module else [a.name for a in node.names]
+                for name in names:
+                    assert level[name] < level[path.stem], f"{path.name} imports {name}, a layer above it"
