@@ -399,8 +399,8 @@ class DiffResult:
             return None
         return derivative(self.program, *self.nodes, factored=True)
 
-    def statements(self, latex: bool = False) -> list[tuple[str, str]]:
-        return self.formula.program_text(self.taken, latex=latex)
+    def statements(self, latex: bool = False, limit: int | None = None) -> list[tuple[str, str]]:
+        return self.formula.program_text(self.taken, latex=latex, limit=limit)
 
     @property
     def name(self) -> str:

@@ -53,6 +53,9 @@ AllNodesOpt = Annotated[bool, typer.Option("--all-nodes", help="Show every node,
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks of errors.")]
 
 
+STEPS_CHARS = 20_000  # --steps output of a huge program is cut here unless --all-nodes
+
+
 def _handled(command: Callable[..., int | None]) -> Callable[..., None]:
     """Turn AdiffError into its message and exit code; anything else is a bug (exit 70)."""
 
@@ -121,6 +124,9 @@ def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
          points: Annotated[Path | None, typer.Option(
              "--points", help="A CSV file of points: a header of input names, a point per row.")] = None,
          csv: Annotated[bool, typer.Option("--csv", help="With --grid/--points: CSV output.")] = False,
+         steps: Annotated[bool, typer.Option(
+             "--steps", help="The chain rule written out: forward pass, local derivatives, paths.")] = False,
+         latex: Annotated[bool, typer.Option("--latex", help="With --steps: LaTeX for a handout.")] = False,
          debug: DebugOpt = False) -> int:
     """Every node's value, local partials and adjoint, then the gradient.
 
@@ -142,6 +148,15 @@ def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
         return 0 if np.isfinite(table.matrix()).all() else 1
     result = api.grad(read_program(program, file), of=of, wrt=wrt, at=parse_at(at),
                       convention=convention.value, dtype=dtype)
+    if steps:
+        from .steps import steps_text
+
+        text = steps_text(result, digits=min(digits, 5) if digits == 10 else digits, latex=latex)
+        if not all_nodes and len(text) > STEPS_CHARS:
+            text = text[:STEPS_CHARS] + f"…\n(cut at {STEPS_CHARS:,} characters; --all-nodes shows all)"
+        sys.stdout.write(text.rstrip("\n") + "\n")
+        render.print_warnings(result.warnings)
+        return result.exit_code
     if json_:
         sys.stdout.write(render.to_json(result.to_dict()) + "\n")
     else:

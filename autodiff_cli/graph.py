@@ -37,7 +37,9 @@ def _attr_key(attr: Any) -> Any:
     kind = type(attr)
     if kind is float:
         return ("f", attr.hex())
-    if kind is tuple:  # a constant's (value, label), or an operation's parameters
+    if kind is tuple and len(attr) == 2 and type(attr[0]) is float:  # a constant: (value, label)
+        return ("f", attr[0].hex(), attr[1])
+    if kind is tuple:  # an array constant, or an operation's parameters
         return tuple(("f", a.hex()) if type(a) is float else
                      ("a", a.shape, a.dtype.str, a.tobytes()) if hasattr(a, "tobytes") else a for a in attr)
     return attr

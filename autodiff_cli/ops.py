@@ -540,7 +540,7 @@ class Builder:
     def _c(self, node_id: int) -> float | None:
         """A node's value when it is a plain number (not a named constant, not an array)."""
         node = self.graph[node_id]
-        if node.op == "const" and node.attr[1] is None and not np.ndim(node.attr[0]):
+        if node.op == "const" and node.attr[1] is None and type(node.attr[0]) is float:
             return node.attr[0]
         return None
 

@@ -231,11 +231,20 @@ def shared_names(graph: Graph, root: int, labels: dict[int, str] | None = None, 
 
 
 def to_program(graph: Graph, root: int, labels: dict[int, str] | None = None, threshold: int = 8,
-               taken: set[str] | frozenset[str] = frozenset(), latex: bool = False) -> list[tuple[str, str]]:
-    """The expression as statements: [(t1, text), ..., ("", root text)], shared parts named."""
+               taken: set[str] | frozenset[str] = frozenset(), latex: bool = False,
+               limit: int | None = None) -> list[tuple[str, str]]:
+    """The expression as statements: [(t1, text), ..., ("", root text)], shared parts named.
+    With `limit`, printing stops after about that many characters (the last text ends in …)."""
     names = shared_names(graph, root, labels, threshold, taken)
     all_labels = {**(labels or {}), **names}
-    out = [(name, to_text(graph, nid, all_labels, strict=False, latex=latex))
-           for nid, name in sorted(names.items())]
-    out.append(("", to_text(graph, root, all_labels, strict=False, latex=latex)))
+    out = []
+    used = 0
+    for nid, name in [*sorted(names.items()), (root, "")]:
+        left = None if limit is None else max(limit - used, 1)
+        text = to_text(graph, nid, all_labels, limit=left, strict=False, latex=latex)
+        out.append((name, text))
+        used += len(text) + len(name) + 3
+        if limit is not None and used > limit and nid != root:
+            out.append(("", "…"))
+            break
     return out

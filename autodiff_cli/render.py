@@ -146,8 +146,8 @@ def diff_lines(results: list[DiffResult], digits: int = 10, latex: bool = False,
                limit: int | None = 4000, factored: bool = False) -> str:
     out = []
     for r in results:
-        statements = r.factored.program_text(r.taken, latex=latex) if factored and r.factored \
-            else r.statements(latex=latex)
+        statements = r.factored.program_text(r.taken, latex=latex, limit=limit) if factored and r.factored \
+            else r.statements(latex=latex, limit=limit)
         *defs, (_, main) = statements
         lines = [f"{name} = {text}" for name, text in defs]
         lines.append(f"{r.latex_name if latex else r.name} = {main}")

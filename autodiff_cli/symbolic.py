@@ -36,9 +36,9 @@ class Formula:
         return self.builder.graph
 
     def program_text(self, taken: set[str] | frozenset[str] = frozenset(), latex: bool = False,
-                     threshold: int = 8) -> list[tuple[str, str]]:
+                     threshold: int = 8, limit: int | None = None) -> list[tuple[str, str]]:
         """[(t1, text), ..., ("", expression)]: shared subexpressions named once."""
-        return to_program(self.graph, self.node, self.labels, threshold, taken, latex)
+        return to_program(self.graph, self.node, self.labels, threshold, taken, latex, limit)
 
     def text(self, limit: int | None = None) -> str:
         return to_text(self.graph, self.node, self.labels, limit=limit, strict=False)

@@ -149,3 +149,14 @@ def test_library_never_prints(capsys):
     grad("abs(x) + log(x)", x=0)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_steps_through_the_cli(run):
+    code, out, _ = run("grad", "z = w1*i1 + w2*i2 + b; p = sigmoid(z); c = (p - y)^2",
+                       "--at", "i1=0.5,i2=-0.3,y=0.4,w1=-0.2,w2=0.2,b=0.1", "--wrt", "w1", "--steps")
+    assert code == 0
+    assert "dc/dp = 2·(p - y) = 0.17001" in out
+    assert "dp/dz = sigmoid(z)·(1 - sigmoid(z)) = 0.24978" in out
+    assert "dc/dw1 = dc/dp × dp/dz × dz/dw1 = 0.17001 × 0.24978 × 0.5 = 0.021232" in out
+    code, out, _ = run("grad", "v = x^2; u = sin(v); f = exp(u)", "--at", "x=2", "--steps", "--latex")
+    assert code == 0 and "\\frac{\\partial f}{\\partial x}" in out and "-1.2267" in out
