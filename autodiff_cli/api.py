@@ -96,7 +96,7 @@ class GradResult:
                         if nid in adj}
             yield NodeRow(nid, name, expr, node.op, self.values[nid], partials, adjoints)
 
-    @property
+    @functools.cached_property
     def finite(self) -> bool:
         """Whether every requested value (targets and gradients) is finite."""
         vals = list(self.targets.values()) + [v for g in self.gradients.values() for v in g.values()]
@@ -243,7 +243,7 @@ def _finite(value: Any) -> bool:
     return bool(np.isfinite(value).all())
 
 
-def _explain_nonfinite(prog: Program, lin: Any, values_in: dict[str, Any], targets: dict[str, Any],
+def _explain_nonfinite(prog: Program, lin: Any, targets: dict[str, Any],
                        gradients: dict[str, dict[str, Any]], target_nodes: dict[str, int],
                        warnings: list[Diagnostic]) -> None:
     """Where a requested value is not finite, say where that began: in the forward pass
@@ -301,10 +301,12 @@ def grad(program: str | Program, *, of: str | list[str] | None = None,
                 gradients[t_name][w_name] = np.zeros_like(values[w_node])[()]
                 not_connected.append((t_name, w_name))
     targets = {t: values[n] for t, n in zip(of_names, of_nodes, strict=True)}
-    _explain_nonfinite(prog, lin, values_in, targets, gradients, dict(zip(of_names, of_nodes, strict=True)),
-                       warnings)
-    return GradResult(prog, values_in, targets, wrt_names, gradients, not_connected, warnings,
-                      convention, values, lin.local_partials, adjoints)
+    result = GradResult(prog, values_in, targets, wrt_names, gradients, not_connected, warnings,
+                        convention, values, lin.local_partials, adjoints)
+    if not result.finite:  # checked once; explained only when something is not finite
+        _explain_nonfinite(prog, lin, targets, gradients, dict(zip(of_names, of_nodes, strict=True)),
+                           warnings)
+    return result
 
 
 def _check_convention(convention: str) -> None:
