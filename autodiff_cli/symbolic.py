@@ -107,7 +107,7 @@ def _array_contribution(entry: Any, node: Any, i: int, adj: Sym, args: list, y: 
     """An array operation's adjoint contribution: from its rule in primitives where it has one;
     in a program (as_node), otherwise as a vjp_of node that computes it numerically."""
     name = entry.callable_as or entry.name
-    rule = entry.sym_vjp
+    rule = entry.sym_vjp if as_node else None  # printed formulas stay in functions users can read
     params = params_of(entry, node.attr)
     contribution = rule(i, adj, args, y, params) if rule is not None else None
     if contribution is None and as_node:
