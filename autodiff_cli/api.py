@@ -24,7 +24,7 @@ from .formulas import function_list, local_partial_formula
 from .graph import Program
 from .ops import OPS
 from .parse import parse
-from .printing import to_text
+from .printing import ShortTexts
 from .symbolic import Formula, derivative
 
 CONVENTIONS = ("tensorflow", "pytorch", "jax")
@@ -81,15 +81,17 @@ class GradResult:
         """The per-node rows; formulas are built only for the rows asked for."""
         prog = self.program
         graph = prog.graph
-        for nid in self.node_ids() if ids is None else ids:
+        ids = self.node_ids() if ids is None else ids
+        texts = ShortTexts(graph, prog.labels, max(ids, default=0), limit=80)
+        for nid in ids:
             node = graph[nid]
-            expr = to_text(graph, nid, prog.labels, limit=80)
+            expr = texts.full[nid]
             name = prog.labels.get(nid, expr)
             partials = []
             for i, arg in enumerate(node.args):
                 if (nid, i) in self.local_values:
-                    arg_label = prog.labels.get(arg) or to_text(graph, arg, prog.labels, limit=40)
-                    partials.append(LocalPartial(arg_label, local_partial_formula(prog, nid, i),
+                    arg_label = texts.ref(arg)
+                    partials.append(LocalPartial(arg_label, local_partial_formula(prog, nid, i, texts=texts),
                                                  self.local_values[(nid, i)]))
             shape = np.shape(self.values[nid])
             adjoints = {t: np.broadcast_to(adj[nid], shape)[()] for t, adj in self.adjoints.items()

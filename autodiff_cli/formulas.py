@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .graph import Program, Ref
-from .ops import FUNCTIONS, MACROS, OPS, REQUIRED, Builder, Op, Sym
+from .ops import ATOM, FUNCTIONS, MACROS, OPS, REQUIRED, Builder, Op, Sym
 from .printing import to_text
 
 
-def local_partial_formula(program: Program, node_id: int, arg_pos: int, limit: int = 80) -> str:
+def local_partial_formula(program: Program, node_id: int, arg_pos: int, limit: int = 80,
+                          texts: Any = None) -> str:
     """The formula of ∂node/∂(its argument at arg_pos), in terms of the node's arguments as the
     program names them: for v = x^2 it is `2·x`; for f = exp(u) it is `exp(u)`."""
     graph = program.graph
@@ -25,7 +28,9 @@ def local_partial_formula(program: Program, node_id: int, arg_pos: int, limit: i
             value, label = graph[a].attr
             args.append(builder.const(value, label))
         else:
-            args.append(builder.leaf("ref", Ref(graph, a, program.labels)))
+            shown = None if texts is None else texts.ref(a)
+            prec = None if texts is None else (ATOM if a in program.labels else None)
+            args.append(builder.leaf("ref", Ref(graph, a, program.labels, shown, prec)))
     # The output appears as the operation applied to its arguments: exp(u), not f.
     y = Sym(builder, builder.graph.add(node.op, tuple(s.id for s in args)))
     return to_text(builder.graph, _sym(builder, rule(*args, y)).id, limit=limit)

@@ -20,10 +20,12 @@ class Node(NamedTuple):
 class Ref:
     """A leaf standing for a node of another graph (a formula's argument as the program names it)."""
 
-    __slots__ = ("graph", "node", "labels")
+    __slots__ = ("graph", "node", "labels", "text", "prec")
 
-    def __init__(self, graph: Graph, node: int, labels: dict[int, str] | None = None):
-        self.graph, self.node, self.labels = graph, node, labels
+    def __init__(self, graph: Graph, node: int, labels: dict[int, str] | None = None,
+                 text: str | None = None, prec: int | None = None):
+        # `text` and `prec`, when given, are how the node prints (already shortened) and binds.
+        self.graph, self.node, self.labels, self.text, self.prec = graph, node, labels, text, prec
 
     def __hash__(self) -> int:
         return hash((id(self.graph), self.node))

@@ -128,6 +128,10 @@ class _State:
         self.literals: set[int] = set()  # const nodes written as number literals
         self.first_use: dict[str, Token] = {}
         self.last_line = 1  # line of the latest name, number or call: where a bare statement is
+        self.lines = source.split("\n")  # split once: a program may have 100,000 lines
+
+    def line_text(self, line: int) -> str:
+        return self.lines[line - 1].strip() if 1 <= line <= len(self.lines) else ""
 
     @property
     def graph(self) -> Graph:
@@ -151,7 +155,7 @@ class _State:
             shapes = {np.shape(v) for v in values}
             if len(shapes) > 1:
                 shown = ", ".join(str(np.shape(v)) for v in values)
-                text = self.program.source.split("\n")[self.last_line - 1].strip()
+                text = self.line_text(self.last_line)
                 raise ParseError(f"the rows of an array literal have different shapes: {shown}, in `{text}`",
                                  line=self.last_line, source=self.program.source)
             node = self.graph.add("const", (), (np.array(values, dtype=np.float64), None))
@@ -296,7 +300,7 @@ class _State:
         """expect LHS == RHS [within TOL]: a check the run reports."""
         prog = self.program
         line = self.last_line
-        text = prog.source.split("\n")[line - 1].strip()
+        text = self.line_text(line)
         node = self.graph[comparison]
         if node.op != "eq":
             raise ParseError("expect needs a comparison with ==, as in: expect grad(f, x) == -1.2267",
@@ -327,7 +331,7 @@ class _State:
             prog.bindings[name] = node
             if self.graph[node].op not in ("input",):
                 prog.labels.setdefault(node, name)
-        text = prog.source.split("\n")[line - 1].strip() if line else ""
+        text = self.line_text(line) if line else ""
         prog.statements.append(Statement(name, node, line or 0, text))
         prog.target = node
         prog.target_name = name

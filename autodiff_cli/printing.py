@@ -58,7 +58,7 @@ def _precedence(graph: Graph, node_id: int, labels: dict[int, str] | None) -> in
         return PREFIX if (label is None and not hasattr(value, "shape") and value < 0) else ATOM
     if node.op == "ref":
         ref = node.attr
-        return _precedence(ref.graph, ref.node, ref.labels)
+        return ref.prec if ref.prec is not None else _precedence(ref.graph, ref.node, ref.labels)
     entry = OPS.get(node.op)
     if entry is None or entry.infix is None:
         return ATOM
@@ -78,6 +78,8 @@ def to_text(graph: Graph, node_id: int, labels: dict[int, str] | None = None,
     stack: list[Any] = [(graph, node_id, labels, not top_label)]
     while stack:
         item = stack.pop()
+        if limit is not None and len(stack) > 3 * limit and not isinstance(item, str):
+            item = "…"  # deeper than `limit` characters could show: x + x + … is cut, not walked
         if isinstance(item, str):
             out.append(item)
             size += len(item)
@@ -98,7 +100,8 @@ def to_text(graph: Graph, node_id: int, labels: dict[int, str] | None = None,
         elif node.op in ("input", "sym"):
             stack.append(_latex_name(node.attr) if latex else node.attr)
         elif node.op == "ref":
-            stack.append((node.attr.graph, node.attr.node, node.attr.labels, False))
+            ref = node.attr
+            stack.append(ref.text if ref.text is not None else (ref.graph, ref.node, ref.labels, False))
         else:
             stack.extend(reversed(layout(g, nid, labs, strict)))
     return "".join(out)
@@ -200,6 +203,32 @@ def _layout_latex(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool)
                            else entry.infix)
     return [*_paren(child[0], left_paren, r"\left(", r"\right)"), sym,
             *_paren(child[1], right_paren, r"\left(", r"\right)")]
+
+
+class ShortTexts:
+    """Every node's expression cut to `limit` characters, built bottom up from the children's
+    (already cut) texts: linear in the graph, where printing each node alone would be quadratic."""
+
+    def __init__(self, graph: Graph, labels: dict[int, str], upto: int, limit: int = 80):
+        self.graph, self.labels, self.limit = graph, labels, limit
+        self.full: list[str] = []
+        for nid in range(upto + 1):
+            self.full.append(self._build(nid))
+
+    def ref(self, nid: int) -> str:
+        """How the node appears inside others: its name, or its (cut) expression."""
+        return self.labels.get(nid) or self.full[nid]
+
+    def _build(self, nid: int) -> str:
+        node = self.graph[nid]
+        if node.op in LEAVES:
+            text = to_text(self.graph, nid, None)
+        else:
+            parts = []
+            for item in _layout(self.graph, nid, self.labels, True):
+                parts.append(item if isinstance(item, str) else self.ref(item[1]))
+            text = "".join(parts)
+        return text if len(text) <= self.limit else text[:self.limit] + "…"
 
 
 def shared_names(graph: Graph, root: int, labels: dict[int, str] | None = None, threshold: int = 8,
