@@ -216,7 +216,9 @@ def input_values(prog: Program, at: dict[str, Any], dtype: Any = np.float64,
     for name in prog.inputs:
         if name in at:
             raw = at[name]
-            values[name] = np.asarray(value_of(raw, name) if isinstance(raw, str) else raw, dtype=dtype)[()]
+            with np.errstate(all="ignore"):  # 1e39 in float32 is inf: reported as a non-finite value
+                values[name] = np.asarray(value_of(raw, name) if isinstance(raw, str) else raw,
+                                          dtype=dtype)[()]
         elif name in prog.defaults:
             values[name] = np.asarray(prog.defaults[name], dtype=dtype)[()]
         else:
@@ -410,7 +412,7 @@ class DiffResult:
     def name(self) -> str:
         """∂f/∂x, ∂²f/∂x², ∂²f/∂x∂y."""
         n = len(self.wrt)
-        power = "" if n == 1 else "⁰¹²³⁴⁵⁶⁷⁸⁹"[n] if n < 10 else str(n)
+        power = "" if n == 1 else "".join("⁰¹²³⁴⁵⁶⁷⁸⁹"[int(d)] for d in str(n))
         if len(set(self.wrt)) == 1:
             return f"∂{power}{self.of}/∂{self.wrt[0]}{power}"
         return f"∂{power}{self.of}/" + "".join(f"∂{w}" for w in self.wrt)
@@ -507,6 +509,8 @@ def jacobian(program: str | Program, *, of: str | None = None, wrt: str | list[s
     _check_convention(convention)
     prog = _as_program(program)
     values_in = input_values(prog, {**(at or {}), **inputs})
+    if len(_names(of)) > 1:
+        raise UsageError("jacobian takes one target: --of NAME")
     of_name = (_names(of) or [prog.target_name])[0]
     (target,) = _resolve(prog, [of_name], "--of")
     wrt_names = _names(wrt) or list(prog.inputs)
@@ -589,6 +593,9 @@ def grid(program: str | Program, *, grids: list[str] | None = None, points: dict
     axes = [parse_grid(g) for g in grids or []]
     if axes and columns:
         raise UsageError("give --grid or --points, not both")
+    names = [name for name, _ in axes]
+    if len(set(names)) < len(names):
+        raise UsageError(f"--grid names {names[0] if names.count(names[0]) > 1 else names[1]} twice")
     if axes:
         mesh = np.meshgrid(*[values for _, values in axes], indexing="ij")
         columns = {name: m.ravel() for (name, _), m in zip(axes, mesh, strict=True)}
@@ -598,6 +605,9 @@ def grid(program: str | Program, *, grids: list[str] | None = None, points: dict
     if unknown:
         raise NameLookupError(f"--grid/--points {unknown[0]}: the program has no input '{unknown[0]}' "
                               f"(its inputs: {', '.join(prog.inputs) or 'none'})")
+    overlap = [n for n in (at or {}) if n in columns]
+    if overlap:
+        raise UsageError(f"{overlap[0]} is given by --at and by the points; give it once")
     of_name = (_names(of) or [prog.target_name])[0]
     (target,) = _resolve(prog, [of_name], "--of")
     for n in prog.graph.ancestors([target]):

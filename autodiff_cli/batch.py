@@ -67,8 +67,8 @@ class RunResult:
 def _within(lhs: Any, rhs: Any, tol: float | None, rtol: float, atol: float) -> tuple[bool, Any, str]:
     with np.errstate(all="ignore"):
         lhs, rhs = np.asarray(lhs, dtype=float), np.asarray(rhs, dtype=float)
-        if lhs.shape != rhs.shape and lhs.size != 1 and rhs.size != 1:
-            return False, np.nan, "shapes differ"
+        if lhs.shape != rhs.shape and rhs.size != 1:  # a number on the right may stand for all
+            return False, np.nan, f"shapes differ: {lhs.shape} and {rhs.shape}"
         difference = np.abs(lhs - rhs)
         if tol is not None:
             ok = bool(np.all(difference <= tol))

@@ -70,6 +70,9 @@ def _handled(command: Callable[..., int | None]) -> Callable[..., None]:
             raise typer.Exit(err.exit_code) from None
         except (typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:  # the reader stopped early (| head): not an error of ours
+            _quiet_stdout()
+            raise typer.Exit(0) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
         except Exception as err:  # noqa: BLE001 - the one place a bug becomes a message
@@ -81,6 +84,12 @@ def _handled(command: Callable[..., int | None]) -> Callable[..., None]:
         raise typer.Exit(code)
 
     return wrapper
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe, send what is still buffered nowhere, so exiting does not fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def read_program(program: str | None, file: Path | None) -> str:
@@ -134,6 +143,11 @@ def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
     """
     from . import api, render
 
+    if latex and not steps:
+        raise UsageError("--latex goes with --steps (adiff diff --latex prints a derivative as LaTeX)")
+    if (grid or points is not None) and (wrt or steps or json_ and csv):
+        raise UsageError("--grid and --points give the partials with respect to the points' inputs; "
+                         "they do not go with --wrt or --steps")
     if grid or points is not None:
         table = api.grid(read_program(program, file), grids=grid, of=",".join(of) or None, at=parse_at(at),
                          points=api.read_points(str(points)) if points is not None else None,
@@ -171,8 +185,8 @@ def compare(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  #
             of: OfOpt = [], wrt: WrtOpt = [], json_: JsonOpt = False, digits: DigitsOpt = 10,  # noqa: B006
             eps: Annotated[float | None, typer.Option(
                 "--eps", help="Step h of the central difference (default: chosen for float64).")] = None,
-            rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance of the verdict.")] = 1e-5,
-            atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of the verdict.")] = 1e-8,
+            rtol: Annotated[float, typer.Option("--rtol", min=0, help="Relative tolerance.")] = 1e-5,
+            atol: Annotated[float, typer.Option("--atol", min=0, help="Absolute tolerance.")] = 1e-8,
             sweep: Annotated[bool, typer.Option(
                 "--sweep", help="Central-difference error for h = 1e-1 ... 1e-14.")] = False,
             plot_: Annotated[bool, typer.Option(
@@ -212,7 +226,7 @@ def diff(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
          order: Annotated[int, typer.Option("--order", min=1, help="2 gives ∂²f/∂x².")] = 1,
          latex: Annotated[bool, typer.Option("--latex", help="Print the derivative as LaTeX.")] = False,
          factored: Annotated[bool, typer.Option("--factored", help="In the program's named steps.")] = False,
-         max_chars: Annotated[int, typer.Option("--max-chars", help="Cut long output (0: never).")] = 4000,
+         max_chars: Annotated[int, typer.Option("--max-chars", min=0, help="Cut output (0: never).")] = 4000,
          json_: JsonOpt = False, digits: DigitsOpt = 10, debug: DebugOpt = False) -> int:
     """The symbolic derivative, as a CAS prints it; --at also evaluates it.
 
@@ -258,8 +272,8 @@ def jacobian(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  
 def run(files: Annotated[list[str], typer.Argument(help="Program files ('-' reads standard input).")],
         json_: Annotated[bool, typer.Option("--json", help="JSON Lines: one object per file.")] = False,
         jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Run files in N processes.")] = 1,
-        rtol: Annotated[float, typer.Option("--rtol", help="expect's relative tolerance.")] = 1e-6,
-        atol: Annotated[float, typer.Option("--atol", help="expect's absolute tolerance.")] = 1e-9,
+        rtol: Annotated[float, typer.Option("--rtol", min=0, help="expect's relative tolerance.")] = 1e-6,
+        atol: Annotated[float, typer.Option("--atol", min=0, help="expect's absolute tolerance.")] = 1e-9,
         debug: DebugOpt = False) -> int:
     """Run sample files: evaluate, differentiate, check every expect line.
 
@@ -319,11 +333,18 @@ def graph(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # n
         if output is None:
             sys.stdout.write(text)
         else:
-            output.write_text(text, encoding="utf-8")
+            write_file(output, text)
         return 0
     if output is None:
         raise UsageError(f"--format {format.value} writes an image: give a file, -o FILE.{format.value}")
     return render_image(text, output, format.value)
+
+
+def write_file(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"cannot write {path}: {err.strerror}") from None
 
 
 def render_image(dot_text: str, output: Path, kind: str) -> int:
@@ -335,7 +356,7 @@ def render_image(dot_text: str, output: Path, kind: str) -> int:
     dot = shutil.which("dot")
     if dot is None:
         fallback = output.with_suffix(".dot")
-        fallback.write_text(dot_text, encoding="utf-8")
+        write_file(fallback, dot_text)
         sys.stderr.write(f"Graphviz's dot program is not installed, so no {kind} was made; the DOT text "
                          f"is in {fallback}. Install Graphviz (apt-get install graphviz, brew install "
                          "graphviz, or https://graphviz.org) and run again, or render the .dot file "
@@ -372,7 +393,10 @@ def plot(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
     else:
         if output.suffix.lower() not in (".png", ".svg", ".pdf"):
             raise UsageError(f"-o {output}: the image must end in .png, .svg or .pdf")
-        plotting.image_plot(curves, str(output), title=program or str(file))
+        try:
+            plotting.image_plot(curves, str(output), title=program or str(file))
+        except OSError as err:
+            raise UsageError(f"cannot write {output}: {err.strerror or err}") from None
     return 0
 
 
@@ -387,4 +411,10 @@ def functions(debug: DebugOpt = False) -> int:
 
 
 def main() -> None:
-    app(prog_name="adiff")
+    import warnings
+
+    warnings.filterwarnings("ignore", category=RuntimeWarning)  # adiff reports non-finite values itself
+    try:
+        app(prog_name="adiff")
+    except BrokenPipeError:
+        _quiet_stdout()

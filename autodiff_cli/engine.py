@@ -135,6 +135,13 @@ def hessian(program: Program, values: list[Any], gradient: int, wrt: int) -> Any
 def first_nonfinite(program: Program, values: list[Any]) -> Diagnostic | None:
     """The first node whose value is not finite though its arguments are (after the pass)."""
     for node_id, node in enumerate(program.graph.nodes):
+        if node.op in ("const", "input") and not _all_finite(values[node_id]):
+            what = f"the input {node.attr}" if node.op == "input" else f"the number {node.attr[1] or ''}"
+            if node.op == "const" and not node.attr[1]:
+                what = "a number in the program"
+            label, line, where = describe(program, node_id)
+            return Diagnostic("non-finite", f"forward pass: {what} is {values[node_id]} in "
+                              f"{np.result_type(values[node_id])}{where}", label, line)
         if node.args and _newly_nonfinite(values[node_id], [values[a] for a in node.args]):
             return _nonfinite_warning(program, node_id, values[node_id])
     return None
@@ -150,6 +157,10 @@ def _evaluate(program: Program, node_id: int, args: list[Any]) -> Any:
         return entry.evaluate(*args)
     except ShapeError as err:
         raise _placed(program, node_id, err.message) from None
+    except MemoryError:
+        shapes = ", ".join(str(np.shape(a)) for a in args)
+        raise _placed(program, node_id, f"{entry.callable_as or entry.name}: not enough memory for the "
+                      f"result (arguments of shapes {shapes or 'none'})") from None
     except ValueError:  # numpy's broadcasting
         shapes = " and ".join(str(np.shape(a)) for a in args)
         name = f"'{entry.infix.strip()}' ({entry.name})" if entry.infix else entry.callable_as or entry.name

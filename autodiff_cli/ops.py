@@ -255,6 +255,8 @@ def _spread(g, shape, axis):
 
 
 def _check_axis(a, axis, name):
+    if axis is not None and np.ndim(a) == 0:
+        raise ShapeError(f"{name}: axis={axis} needs an array, but the argument is a single number")
     if axis is not None and not -np.ndim(a) <= axis < max(np.ndim(a), 1):
         raise ShapeError(f"{name}: axis {axis} is out of range for an array of shape {np.shape(a)}")
 
@@ -302,6 +304,12 @@ def fit_shape(g, shape):
             if n == 1 and g.shape[axis] != 1:
                 g = g.sum(axis=axis, keepdims=True)
     return np.broadcast_to(g, shape).copy()[()]
+
+
+def _whole_number(n, name):
+    if float(n) != int(n) or n < 0:
+        raise ShapeError(f"{name}: the number of elements must be a whole number of 0 or more, got {n}")
+    return int(n)
 
 
 def _shape_text(shape):
@@ -456,11 +464,12 @@ op("vjp_of", 1, _vjp_of, _no_second_derivative, call=False, variadic=True,
 op("hessian", 2, None, _no_second_derivative, _no_second_derivative, call=False)
 
 # Arrays made from parameters alone: no argument, so no gradient.
-op("linspace", 0, lambda start, stop, num=50: np.linspace(start, stop, int(num)),
+op("linspace", 0, lambda start, stop, num=50: np.linspace(start, stop, _whole_number(num, "linspace")),
    params=(("start", REQUIRED), ("stop", REQUIRED), ("num", 50)))
-op("zeros", 0, lambda shape=(): np.zeros(shape), params=(("*shape", ()),))
-op("ones", 0, lambda shape=(): np.ones(shape), params=(("*shape", ()),))
-op("eye", 0, lambda n: np.eye(int(n)), params=(("n", REQUIRED),))
+SHAPE = (("*shape", ()),)
+op("zeros", 0, lambda shape=(): np.zeros([_whole_number(n, "zeros") for n in shape]), params=SHAPE)
+op("ones", 0, lambda shape=(): np.ones([_whole_number(n, "ones") for n in shape]), params=SHAPE)
+op("eye", 0, lambda n: np.eye(_whole_number(n, "eye")), params=(("n", REQUIRED),))
 
 # Losses, each the mean over all elements, written with the operations above (a MACRO is
 # expanded when the program is read, so its parts show as nodes and need no rules of their own).

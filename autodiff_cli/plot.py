@@ -33,6 +33,8 @@ def curves(program: str | Program, over: str, order: int = 1, at: dict[str, Any]
     if over.count(":") == 1:
         over += ":801"
     name, xs = parse_grid(over)
+    if not np.isfinite(xs).all() or np.ptp(xs) > 1e300:
+        raise UsageError(f"--over {over}: the range must be finite numbers")
     if name not in prog.inputs:
         raise UsageError(f"--over {name}: the program has no input '{name}' "
                          f"(its inputs: {', '.join(prog.inputs)})")
@@ -51,8 +53,11 @@ def curves(program: str | Program, over: str, order: int = 1, at: dict[str, Any]
         nodes[f"d{power}{of or prog.target_name}/d{name}{power}"] = last
     values_in = input_values(prog, {**(at or {}), name: xs})
     values, _ = forward(prog, values_in)
-    series = {label: with_gaps(np.broadcast_to(values[node], xs.shape).astype(float))
-              for label, node in nodes.items()}
+    with np.errstate(all="ignore"):
+        series = {label: with_gaps(np.broadcast_to(values[node], xs.shape).astype(float))
+                  for label, node in nodes.items()}
+    if not any(np.isfinite(y).any() for y in series.values()):
+        raise UsageError(f"nothing to draw: the values are not finite anywhere on {over}")
     return Curves(name, xs, series)
 
 
@@ -60,7 +65,7 @@ def with_gaps(y: Any) -> Any:
     """Non-finite points become gaps (nan), and so does a jump (a step much larger than the
     curve's usual steps), so a kink or a step is not drawn as a steep line."""
     y = np.where(np.isfinite(y), y, np.nan)
-    if y.size < 3:
+    if y.size < 3 or not np.isfinite(y).any():
         return y
     steps = np.abs(np.diff(y))
     usual = np.nanmedian(steps) if np.isfinite(steps).any() else 0.0
@@ -94,7 +99,8 @@ def _plotext(width: int, height: int, colour: bool) -> Any:
 def terminal_plot(c: Curves, width: int = 100, height: int = 25, colour: bool = False) -> str:
     plt = _plotext(width, height, colour)
     for label, y in c.series.items():
-        plt.plot(list(c.x), [None if np.isnan(v) else float(v) for v in y], label=label)
+        if np.isfinite(y).any():  # a curve with no finite point has nothing to draw
+            plt.plot(list(c.x), [None if np.isnan(v) else float(v) for v in y], label=label)
     plt.xlabel(c.name)
     return _plain(plt.build(), colour)
 
@@ -133,12 +139,15 @@ def sweep_plot(steps: list[tuple[float, Any, Any]], path: str | None, title: str
     """The central-difference error against the step h on log-log axes."""
     h = np.array([s for s, _, _ in steps], dtype=float)
     err = np.array([float(np.max(e)) for _, _, e in steps], dtype=float)
-    err = np.where(err > 0, err, np.nan)  # log axes: an error of exactly 0 is a gap
+    keep = np.isfinite(err) & (err > 0)  # log axes: an error of exactly 0 cannot be drawn
+    if not keep.any():
+        return "(the central difference equals reverse mode at every step: nothing to draw on log axes)"
+    h, err = h[keep], err[keep]
     if path is None:
         plt = _plotext(80, 22, colour)
         plt.xscale("log")
         plt.yscale("log")
-        plt.plot(list(h), [None if np.isnan(v) else float(v) for v in err], marker="dot")
+        plt.plot(list(h), list(err), marker="dot")
         plt.xlabel("h")
         plt.title(title or "|central difference - reverse mode|")
         return _plain(plt.build(), colour)

@@ -151,11 +151,11 @@ def diff_lines(results: list[DiffResult], digits: int = 10, latex: bool = False,
         *defs, (_, main) = statements
         lines = [f"{name} = {text}" for name, text in defs]
         lines.append(f"{r.latex_name if latex else r.name} = {main}")
-        if r.value is not None:
-            lines.append(f"  = {fmt(r.value, digits)} at {_point_text(r.point or {}, digits)}")
         text = "\n".join(lines)
         if limit and len(text) > limit:
             text = text[:limit] + f"…\n(cut at {limit:,} characters; --max-chars 0 shows all)"
+        if r.value is not None:  # the value is shown even when the formula was cut
+            text += f"\n  = {fmt(r.value, digits)} at {_point_text(r.point or {}, digits)}"
         out.append(text)
     return "\n".join(out) + "\n"
 
@@ -164,7 +164,7 @@ def grid_table(result: Any, digits: int = 10, shown: int = 5) -> Table:
     """The first and last points, then the smallest and largest of each column."""
     header = result.header()
     matrix = result.matrix()
-    t = Table(f"{len(matrix):,} points", ["", *header])
+    t = Table(f"{len(matrix):,} point{'s' if len(matrix) != 1 else ''}", ["", *header])
     rows = range(len(matrix)) if len(matrix) <= 2 * shown else [*range(shown), *range(len(matrix) - shown,
                                                                                        len(matrix))]
     for k, i in enumerate(rows):
@@ -300,6 +300,9 @@ def graph_tree(pic: Any, stream: TextIO | None = None) -> None:
     """The graph as a Rich tree from the target down (on a terminal), or indented plain text;
     a node reached again is shown once and then referred to by its number."""
     stream = stream or sys.stdout
+    if not pic.nodes:
+        stream.write("nothing to draw: the program is a constant, with no inputs or steps\n")
+        return
     by_id = {n["id"]: n for n in pic.nodes}
     children: dict[int, list[tuple[int, str]]] = {}
     for a, b, label in pic.edges:

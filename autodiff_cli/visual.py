@@ -33,7 +33,7 @@ def picture(result: GradResult, fmt: Any, digits: int = 4, max_nodes: int = 60) 
     `fmt(value, digits)` formats numbers."""
     target = next(iter(result.targets))
     program = result.program
-    ids = result.node_ids()
+    ids = [n for n in result.node_ids() if program.graph[n].op != "const"]
     number = {nid: i + 1 for i, nid in enumerate(ids)}
     keep = set(ids)
     if len(ids) > max_nodes:  # breadth first from the target, without recursion
