@@ -266,7 +266,7 @@ class _State:
         names = [n for n, _ in entry.params]
         values: dict[str, Any] = {}
         if names and names[0].startswith("*"):  # reshape(A, 2, 3), zeros(2, 3)
-            values[names[0][1:]] = tuple(int(self._constant(a, fname, where)) for a in extra)
+            values[names[0][1:]] = tuple(self._constant(a, fname, where) for a in extra)
         elif len(extra) > len(names):
             raise ParseError(f"{fname}() takes {_count(entry.arity)}"
                              + (f" and the parameters {', '.join(names)}" if names else "")

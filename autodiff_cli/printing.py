@@ -130,12 +130,18 @@ def _layout(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool) -> li
     node = g[nid]
     entry = OPS[node.op]
     child = [(g, a, labs, False) for a in node.args]
+    if node.op == "index":  # A[1, :]
+        return [*_paren(child[0], _precedence(g, node.args[0], labs) < ATOM), "[",
+                ", ".join(_subscript(k) for k in dict(node.attr)["index"]), "]"]
     if entry.infix is None:
         parts: list[Any] = [f"{entry.callable_as or entry.name}("]
         for i, c in enumerate(child):
             if i:
                 parts.append(", ")
             parts.append(c)
+        for text in _parameters(entry, node.attr):
+            parts.append(", " if parts[-1] != parts[0] else "")
+            parts.append(text)
         parts.append(")")
         return parts
     if len(node.args) == 1:  # prefix minus; -(a·b) prints as -a·b unless strict (same function)
@@ -147,6 +153,32 @@ def _layout(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool) -> li
     left_paren, right_paren = _child_parens(g, nid, labs, strict)
     sym = f" {entry.infix} " if entry.prec <= SUM else entry.infix
     return [*_paren(child[0], left_paren), sym, *_paren(child[1], right_paren)]
+
+
+def _subscript(key: Any) -> str:
+    if isinstance(key, tuple):  # ("slice", start, stop, step)
+        start, stop, step = ("" if v is None else str(v) for v in key[1:])
+        return f"{start}:{stop}" + (f":{step}" if step else "")
+    return str(key)
+
+
+def _parameters(entry: Any, attr: Any) -> list[str]:
+    """An operation's parameters as they are written in a call: axis=0, stride=2, 2, 3."""
+    if not attr or entry.name in ("vjp_of",):
+        return []
+    defaults = {name.lstrip("*"): default for name, default in entry.params}
+    out = []
+    for name, value in attr:
+        if name not in defaults or value == defaults[name]:
+            continue
+        if any(n == "*" + name for n, _ in entry.params):
+            out += [format_number(v) for v in value]
+        elif isinstance(value, str):
+            out.append(f'{name}="{value}"')
+        else:
+            shown = format_number(value) if isinstance(value, (int, float)) else str(value)
+            out.append(f"{name}={shown}")
+    return out
 
 
 def _paren(item: Any, needed: bool, open_: str = "(", close: str = ")") -> list[Any]:

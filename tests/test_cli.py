@@ -160,3 +160,45 @@ def test_steps_through_the_cli(run):
     assert "dc/dw1 = dc/dp × dp/dz × dz/dw1 = 0.17001 × 0.24978 × 0.5 = 0.021232" in out
     code, out, _ = run("grad", "v = x^2; u = sin(v); f = exp(u)", "--at", "x=2", "--steps", "--latex")
     assert code == 0 and "\\frac{\\partial f}{\\partial x}" in out and "-1.2267" in out
+
+
+def test_a_closed_pipe_ends_quietly():
+    import subprocess
+    import sys
+
+    proc = subprocess.run(f"{sys.executable} -m autodiff_cli grad 'exp(sin(x^2))' --grid x=-1:1:200000 --csv"
+                          " | head -1", shell=True, capture_output=True, text=True, timeout=120)
+    assert proc.stdout == "x,f,df/dx\n"
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("graph", "3"), None),
+    (("graph", "x*y", "--at", "x=1,y=2", "--format", "dot", "-o", "/nonexistent/g.dot"), "cannot write"),
+    (("plot", "x", "--over", "x=0:1", "-o", "/nonexistent/p.png"), "cannot write"),
+    (("grad", "x = 2; sum(x, axis=0)"), "axis=0 needs an array"),
+    (("grad", "zeros(2.5)*x", "--at", "x=1"), "whole number"),
+    (("grad", "x", "--grid", "x=0:1:3", "--wrt", "x"), "do not go with --wrt"),
+    (("grad", "x*y", "--grid", "x=0:1:3", "--grid", "x=0:1:3", "--at", "y=1"), "twice"),
+    (("grad", "x*y", "--grid", "x=0:1:3", "--at", "x=1,y=1"), "give it once"),
+    (("jacobian", "x", "--at", "x=1", "--of", "f,x"), "one target"),
+    (("grad", "x", "--at", "x=1", "--latex"), "--latex goes with --steps"),
+    (("compare", "x", "--at", "x=1", "--rtol", "-1"), None),
+    (("plot", "x", "--over", "x=0:inf"), "finite"),
+])
+def test_review_findings_are_user_errors_not_bugs(run, args, message):
+    code, out, err = run(*args)
+    assert code != 70 and "internal error" not in err, err
+    if message is not None:
+        assert code == 2 and message in err, err
+
+
+def test_sweep_plot_when_the_difference_is_exact(run):
+    code, out, err = run("compare", "2*x", "--at", "x=1", "--sweep", "--plot")
+    assert code == 0 and "nothing to draw" in out
+
+
+def test_non_finite_number_in_the_program_is_named(run):
+    code, _, err = run("grad", "1e999*x", "--at", "x=1")
+    assert code == 1
+    assert "a number in the program is inf in float64" in err

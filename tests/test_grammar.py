@@ -66,3 +66,15 @@ def test_print_and_read_back():
 def test_printer_parenthesizes_by_precedence():
     prog = parse("(a + b)·c - (d - e) + f^(g + h) + (-k)^2")
     assert to_text(prog.graph, prog.target) == "(a + b)·c - (d - e) + f^(g + h) + (-k)^2"
+
+
+@pytest.mark.parametrize("text", ["sum(A, axis=0)", "A[1, :] + A[0]", "reshape(A, 4)",
+                                  'conv2d(A, K, stride=2, padding="same")', "linspace(0, 1, 5)",
+                                  "zeros(2, 3)", "avg_pool(A, 2)", "stack(A, A, axis=1)", "A[::2, 1:]",
+                                  "[[1, 2], [3, 4]] @ x", "transpose(A) @ B", "mse(p, y)"])
+def test_array_programs_print_and_read_back(text):
+    prog = parse(text)
+    printed = to_text(prog.graph, prog.target)
+    again = parse(printed)
+    assert to_text(again.graph, again.target) == printed
+    assert len(again.graph) == len(prog.graph)
