@@ -16,8 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from .checks import ATOL, RTOL, PairCheck, check_pairs, evaluate_formula, symbolic_derivative
-from .checks import jacobian as jacobian_matrix
 from .engine import Diagnostic, LinearMap, first_nonfinite, forward, linearize, needed_nodes, reverse
 from .errors import AdiffError, NameLookupError, UsageError
 from .formulas import function_list, local_partial_formula
@@ -328,7 +326,7 @@ class CompareResult:
     forward mode and reverse mode, with a verdict."""
 
     point: dict[str, Any]
-    pairs: list[PairCheck]
+    pairs: list[Any]  # checks.PairCheck
     warnings: list[Diagnostic]
     rtol: float
     atol: float
@@ -364,8 +362,8 @@ class CompareResult:
 
 def compare(program: str | Program, *, of: str | list[str] | None = None,
             wrt: str | list[str] | None = None, at: dict[str, Any] | None = None,
-            convention: str = "tensorflow", eps: float | None = None, rtol: float = RTOL,
-            atol: float = ATOL, sweep: bool = False, **inputs: Any) -> CompareResult:
+            convention: str = "tensorflow", eps: float | None = None, rtol: float = 1e-5,
+            atol: float = 1e-8, sweep: bool = False, **inputs: Any) -> CompareResult:
     """The derivative three ways at a point: symbolic (chain rule, simplified), central
     difference (step chosen for float64, or `eps`), forward- and reverse-mode AD."""
     _check_convention(convention)
@@ -377,6 +375,8 @@ def compare(program: str | Program, *, of: str | list[str] | None = None,
     wrt_names = _names(wrt) or list(prog.inputs)
     of_pairs = list(zip(of_names, _resolve(prog, of_names, "--of"), strict=True))
     wrt_pairs = list(zip(wrt_names, _resolve(prog, wrt_names, "--wrt"), strict=True))
+    from .checks import check_pairs  # compare's machinery, loaded when it is used
+
     pairs, warnings = check_pairs(prog, values_in, of_pairs, wrt_pairs, convention, eps, rtol, atol, sweep)
     return CompareResult(values_in, pairs, warnings, rtol, atol)
 
@@ -462,6 +462,8 @@ def diff(program: str | Program, *, of: str | None = None, wrt: str | list[str] 
     results = []
     for seq in sequences:
         nodes = _resolve(prog, seq, "--wrt")
+        from .checks import evaluate_formula, symbolic_derivative
+
         formula = symbolic_derivative(prog, target, list(zip(seq, nodes, strict=True)))
         value = None
         if values is not None:
@@ -516,6 +518,8 @@ def jacobian(program: str | Program, *, of: str | None = None, wrt: str | list[s
     wrt_names = _names(wrt) or list(prog.inputs)
     results = []
     for w_name, w_node in zip(wrt_names, _resolve(prog, wrt_names, "--wrt"), strict=True):
+        from .checks import jacobian as jacobian_matrix
+
         matrix, method, passes = jacobian_matrix(prog, values_in, target, w_node, convention)
         out_shape, in_shape = _shapes(prog, values_in, target, w_node)
         results.append(JacobianResult(of_name, w_name, matrix, out_shape, in_shape, method, passes))

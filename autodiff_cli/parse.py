@@ -35,11 +35,13 @@ _WORDS = {
 
 
 def grammar_text() -> str:
-    """The grammar shipped inside the package, or the source checkout's grammars/ folder."""
-    try:
-        return resources.files("autodiff_cli.grammars").joinpath("adiff.lark").read_text("utf-8")
-    except (ModuleNotFoundError, FileNotFoundError, OSError):
-        return (Path(__file__).resolve().parent.parent / "grammars" / "adiff.lark").read_text("utf-8")
+    """The grammar shipped inside the package (autodiff_cli/grammars/ in an installed copy), or
+    the source checkout's top-level grammars/ folder."""
+    here = Path(__file__).resolve().parent
+    for path in (here / "grammars" / "adiff.lark", here.parent / "grammars" / "adiff.lark"):
+        if path.is_file():
+            return path.read_text("utf-8")
+    return resources.files("autodiff_cli.grammars").joinpath("adiff.lark").read_text("utf-8")
 
 
 class _Callbacks(Transformer):
@@ -114,7 +116,7 @@ class _Brackets:
 def _parser() -> tuple[Lark, _Callbacks]:
     callbacks = _Callbacks()
     # cache=True stores the LALR tables in the temp folder, so later starts skip building them.
-    parser = Lark(grammar_text(), parser="lalr", transformer=callbacks, cache=True,
+    parser = Lark(grammar_text(), parser="lalr", lexer="basic", transformer=callbacks, cache=True,
                   propagate_positions=False, postlex=_BRACKETS)
     return parser, callbacks
 
