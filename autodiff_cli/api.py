@@ -578,10 +578,17 @@ def read_points(path: str) -> dict[str, Any]:
     if len(rows) < 2:
         raise UsageError(f"{path}: expected a header row of input names and at least one row of values")
     names = [h.strip() for h in rows[0]]
-    try:
-        table = np.array([[float(v) for v in row] for row in rows[1:] if row], dtype=np.float64)
-    except ValueError as err:
-        raise UsageError(f"{path}: {err}") from None
+    values = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(names):
+            raise UsageError(f"{path}, row {number}: {len(row)} values, but the header names {len(names)}")
+        try:
+            values.append([float(v) for v in row])
+        except ValueError:
+            raise UsageError(f"{path}, row {number}: {','.join(row)} is not a row of numbers") from None
+    table = np.array(values, dtype=np.float64).reshape(-1, len(names))
     if table.ndim != 2 or table.shape[1] != len(names):
         raise UsageError(f"{path}: every row needs {len(names)} values, one per column of the header")
     return {name: table[:, i] for i, name in enumerate(names)}

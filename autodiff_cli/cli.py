@@ -249,7 +249,8 @@ def diff(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
 def jacobian(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
              of: OneOfOpt = None,
              wrt: WrtOpt = [], json_: JsonOpt = False, digits: DigitsOpt = 10,  # noqa: B006
-             convention: ConventionOpt = Convention.tensorflow, debug: DebugOpt = False) -> int:
+             full: FullOpt = False, convention: ConventionOpt = Convention.tensorflow,
+             debug: DebugOpt = False) -> int:
     """The full Jacobian: rows are the target's elements, columns the variable's.
 
     Computed by reverse mode row by row or forward mode column by column, whichever needs
@@ -263,7 +264,7 @@ def jacobian(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  
         docs = [r.to_dict() for r in results]
         sys.stdout.write(render.to_json(docs[0] if len(docs) == 1 else {"results": docs}) + "\n")
     else:
-        render.print_tables(render.jacobian_tables(results, digits))
+        render.print_tables(render.jacobian_tables(results, digits, full))
     return 0 if all(np.isfinite(r.matrix).all() for r in results) else 1
 
 

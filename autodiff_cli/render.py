@@ -184,14 +184,33 @@ def write_csv(result: Any, stream: TextIO, digits: int = 17) -> None:
     np.savetxt(stream, matrix, delimiter=",", fmt=f"%.{digits}g")
 
 
-def jacobian_tables(results: list[JacobianResult], digits: int = 10) -> list[Table]:
+def _ends(n: int, most: int, full: bool) -> list[int]:
+    """All of range(n), or its first and last most/2 when it is longer than `most`."""
+    return list(range(n)) if full or n <= most else [*range(most // 2), *range(n - most // 2, n)]
+
+
+def jacobian_tables(results: list[JacobianResult], digits: int = 10, full: bool = False,
+                    most: int = 12) -> list[Table]:
+    """Each Jacobian as a table; a large one shows its first and last rows and columns."""
     tables = []
     for r in results:
-        t = Table(f"Jacobian ∂{_d(r.of)}/∂{_d(r.wrt)}: {r.matrix.shape[0]} × {r.matrix.shape[1]}",
-                  ["", *r.column_labels()])
-        for label, row in zip(r.row_labels(), r.matrix, strict=True):
-            t.rows.append([label, *(fmt(v, digits) for v in row)])
+        rows, cols = r.matrix.shape
+        keep_r, keep_c = _ends(rows, most, full), _ends(cols, most, full)
+        col_labels, row_labels = r.column_labels(), r.row_labels()
+        header = [col_labels[c] for c in keep_c]
+        if len(keep_c) < cols:
+            header.insert(most // 2, "…")
+        t = Table(f"Jacobian ∂{_d(r.of)}/∂{_d(r.wrt)}: {rows} × {cols}", ["", *header])
+        for k, i in enumerate(keep_r):
+            if len(keep_r) < rows and k == most // 2:
+                t.rows.append(["…", *["" for _ in header]])
+            cells = [fmt(r.matrix[i, c], digits) for c in keep_c]
+            if len(keep_c) < cols:
+                cells.insert(most // 2, "…")
+            t.rows.append([row_labels[i], *cells])
         t.notes.append(f"by {r.method}: {r.passes} pass{'es' if r.passes != 1 else ''}")
+        if len(keep_r) < rows or len(keep_c) < cols:
+            t.notes.append("--full shows every row and column; --json has the whole matrix")
         tables.append(t)
     return tables
 
