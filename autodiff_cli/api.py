@@ -520,15 +520,10 @@ def jacobian(program: str | Program, *, of: str | None = None, wrt: str | list[s
     for w_name, w_node in zip(wrt_names, _resolve(prog, wrt_names, "--wrt"), strict=True):
         from .checks import jacobian as jacobian_matrix
 
-        matrix, method, passes = jacobian_matrix(prog, values_in, target, w_node, convention)
-        out_shape, in_shape = _shapes(prog, values_in, target, w_node)
+        matrix, method, passes, out_shape, in_shape = jacobian_matrix(prog, values_in, target, w_node,
+                                                                       convention)
         results.append(JacobianResult(of_name, w_name, matrix, out_shape, in_shape, method, passes))
     return results
-
-
-def _shapes(prog: Program, values_in: dict[str, Any], target: int, wrt: int) -> tuple[tuple, tuple]:
-    values, _ = forward(prog, values_in)
-    return np.shape(values[target]), np.shape(values[wrt])
 
 
 @dataclass

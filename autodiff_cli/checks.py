@@ -8,7 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Diagnostic, forward, linearize, needed_nodes, reverse, tangents
+from .engine import (
+    Diagnostic,
+    forward,
+    jacobian_columns,
+    jacobian_rows,
+    linearize,
+    needed_nodes,
+    reverse,
+)
 from .errors import UsageError
 from .graph import Program
 from .ops import OPS
@@ -75,13 +83,8 @@ def central_difference(program: Program, inputs: dict[str, Any], target: int, wr
 
 def forward_mode(program: Program, lin: Any, target: int, wrt: int) -> Any:
     """∂sum(target)/∂wrt by forward mode: one tangent pass per element of wrt."""
-    point = np.asarray(lin.values[wrt])
-    out = np.zeros(point.shape, dtype=np.result_type(point, np.float32))
-    for j in np.ndindex(point.shape):
-        direction = np.zeros_like(point)
-        direction[j] = 1
-        out[j] = np.sum(tangents(program, lin, wrt, direction[()]).get(target, 0.0))
-    return out[()]
+    columns = jacobian_columns(program, lin, target, wrt)
+    return columns.sum(axis=0).reshape(np.shape(lin.values[wrt]))[()]
 
 
 def symbolic_unavailable(program: Program, target: int, values: list[Any]) -> str | None:
@@ -150,31 +153,19 @@ def check_pairs(program: Program, inputs: dict[str, Any], of: list[tuple[str, in
 
 
 def jacobian(program: Program, inputs: dict[str, Any], target: int, wrt: int,
-             convention: str = "tensorflow") -> tuple[Any, str, int]:
+             convention: str = "tensorflow") -> tuple[Any, str, int, tuple, tuple]:
     """The full Jacobian d target / d wrt, rows the target's elements and columns wrt's (both
     flattened): reverse mode row by row or forward mode column by column, whichever needs
-    fewer passes. Returns (matrix, method, passes)."""
+    fewer passes. Returns (matrix, method, passes, target's shape, wrt's shape)."""
     values, _ = forward(program, inputs)
     lin = linearize(program, values, needed_nodes(program, [target]), convention)
     out_shape, in_shape = np.shape(values[target]), np.shape(values[wrt])
     rows, cols = int(np.prod(out_shape)), int(np.prod(in_shape))
-    dtype = np.result_type(values[target], values[wrt], np.float32)
-    matrix = np.zeros((rows, cols), dtype=dtype)
     if rows <= cols:
-        for r in range(rows):
-            seed = np.zeros(rows, dtype=dtype)
-            seed[r] = 1
-            adjoints, _ = reverse(program, lin, target, seed.reshape(out_shape)[()])
-            if wrt in adjoints:
-                matrix[r] = np.ravel(np.broadcast_to(adjoints[wrt], in_shape))
-        return matrix, "reverse mode, one pass per row", rows
-    for c in range(cols):
-        direction = np.zeros(cols, dtype=dtype)
-        direction[c] = 1
-        tangent = tangents(program, lin, wrt, direction.reshape(in_shape)[()]).get(target)
-        if tangent is not None:
-            matrix[:, c] = np.ravel(np.broadcast_to(tangent, out_shape))
-    return matrix, "forward mode, one pass per column", cols
+        return (jacobian_rows(program, lin, target, wrt), "reverse mode, one pass per row", rows,
+                out_shape, in_shape)
+    return (jacobian_columns(program, lin, target, wrt), "forward mode, one pass per column", cols,
+            out_shape, in_shape)
 
 
 def symbolic_derivative(program: Program, target: int, wrt: list[tuple[str, int]]) -> Formula:

@@ -116,20 +116,42 @@ def _nonfinite_warning(program: Program, node_id: int, value: Any) -> Diagnostic
     return Diagnostic("non-finite", f"forward pass: {named} is {shown}{where}", label, line)
 
 
-def hessian(program: Program, values: list[Any], gradient: int, wrt: int) -> Any:
-    """The Jacobian of a gradient node in wrt: one reverse pass per element of the gradient,
-    over the gradient's own graph (exact second derivatives, no finite differences)."""
-    lin = linearize(program, values, needed_nodes(program, [gradient]))
-    g_shape, x_shape = np.shape(values[gradient]), np.shape(values[wrt])
-    rows = int(np.prod(g_shape))
-    out = np.zeros((rows, *x_shape), dtype=np.result_type(values[gradient], np.float32))
+def jacobian_rows(program: Program, lin: Linearization, target: int, wrt: int) -> Any:
+    """d target / d wrt as a (target elements × wrt elements) matrix, one reverse pass per row."""
+    values = lin.values
+    out_shape, in_shape = np.shape(values[target]), np.shape(values[wrt])
+    rows = int(np.prod(out_shape))
+    matrix = np.zeros((rows, int(np.prod(in_shape))), dtype=np.result_type(values[target], np.float32))
     for r in range(rows):
-        seed = np.zeros(rows, dtype=out.dtype)
+        seed = np.zeros(rows, dtype=matrix.dtype)
         seed[r] = 1
-        adjoints, _ = reverse(program, lin, gradient, seed.reshape(g_shape)[()])
+        adjoints, _ = reverse(program, lin, target, seed.reshape(out_shape)[()])
         if wrt in adjoints:
-            out[r] = np.broadcast_to(adjoints[wrt], x_shape)
-    return out.reshape(g_shape + x_shape)[()]
+            matrix[r] = np.ravel(np.broadcast_to(adjoints[wrt], in_shape))
+    return matrix
+
+
+def jacobian_columns(program: Program, lin: Linearization, target: int, wrt: int) -> Any:
+    """The same matrix by forward mode, one tangent pass per column."""
+    values = lin.values
+    out_shape, in_shape = np.shape(values[target]), np.shape(values[wrt])
+    cols = int(np.prod(in_shape))
+    matrix = np.zeros((int(np.prod(out_shape)), cols), dtype=np.result_type(values[target], np.float32))
+    for c in range(cols):
+        direction = np.zeros(cols, dtype=matrix.dtype)
+        direction[c] = 1
+        tangent = tangents(program, lin, wrt, direction.reshape(in_shape)[()]).get(target)
+        if tangent is not None:
+            matrix[:, c] = np.ravel(np.broadcast_to(tangent, out_shape))
+    return matrix
+
+
+def hessian(program: Program, values: list[Any], gradient: int, wrt: int) -> Any:
+    """The Jacobian of a gradient node in wrt, over the gradient's own graph (exact second
+    derivatives, no finite differences), shaped gradient's shape + wrt's shape."""
+    lin = linearize(program, values, needed_nodes(program, [gradient]))
+    matrix = jacobian_rows(program, lin, gradient, wrt)
+    return matrix.reshape(np.shape(values[gradient]) + np.shape(values[wrt]))[()]
 
 
 def first_nonfinite(program: Program, values: list[Any]) -> Diagnostic | None:
