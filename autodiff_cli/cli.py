@@ -334,39 +334,14 @@ def graph(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # n
         if output is None:
             sys.stdout.write(text)
         else:
-            write_file(output, text)
+            visual.write_file(output, text)
         return 0
     if output is None:
         raise UsageError(f"--format {format.value} writes an image: give a file, -o FILE.{format.value}")
-    return render_image(text, output, format.value)
-
-
-def write_file(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as err:
-        raise UsageError(f"cannot write {path}: {err.strerror}") from None
-
-
-def render_image(dot_text: str, output: Path, kind: str) -> int:
-    """Render DOT text with Graphviz's dot program; without it, keep the DOT text and say how
-    to install Graphviz (exit code 1: the image was not made)."""
-    import shutil
-    import subprocess
-
-    dot = shutil.which("dot")
-    if dot is None:
-        fallback = output.with_suffix(".dot")
-        write_file(fallback, dot_text)
-        sys.stderr.write(f"Graphviz's dot program is not installed, so no {kind} was made; the DOT text "
-                         f"is in {fallback}. Install Graphviz (apt-get install graphviz, brew install "
-                         "graphviz, or https://graphviz.org) and run again, or render the .dot file "
-                         "elsewhere.\n")
+    missing = visual.render_image(text, output, format.value)
+    if missing:
+        sys.stderr.write(missing + "\n")
         return 1
-    proc = subprocess.run([dot, f"-T{kind}", "-o", str(output)], input=dot_text, text=True,
-                          capture_output=True)
-    if proc.returncode != 0:
-        raise UsageError(f"dot could not render the graph: {proc.stderr.strip()}")
     return 0
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from .api import GradResult
 from .engine import LinearMap
+from .errors import UsageError
 
 FORWARD, BACKWARD = "#1f5fbf", "#b36200"  # value and adjoint colours
 FILL = {"input": "#dbe8fb", "target": "#fde9c8", "step": "#f4f4f4"}
@@ -115,3 +116,30 @@ def to_mermaid(pic: Picture) -> str:
 
 def _mermaid(text: str) -> str:
     return text.replace('"', "#quot;").replace("\n", "<br/>")
+
+
+def write_file(path: Any, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"cannot write {path}: {err.strerror}") from None
+
+
+def render_image(dot_text: str, output: Any, kind: str) -> str | None:
+    """Render DOT text to an image with Graphviz's dot program. Without dot, keep the DOT text
+    next to the requested file and return what to tell the user (the image was not made)."""
+    import shutil
+    import subprocess
+
+    dot = shutil.which("dot")
+    if dot is None:
+        fallback = output.with_suffix(".dot")
+        write_file(fallback, dot_text)
+        return (f"Graphviz's dot program is not installed, so no {kind} was made; the DOT text is in "
+                f"{fallback}. Install Graphviz (apt-get install graphviz, brew install graphviz, or "
+                "https://graphviz.org) and run again, or render the .dot file elsewhere.")
+    proc = subprocess.run([dot, f"-T{kind}", "-o", str(output)], input=dot_text, text=True,
+                          capture_output=True)
+    if proc.returncode != 0:
+        raise UsageError(f"dot could not render the graph: {proc.stderr.strip()}")
+    return None
