@@ -125,7 +125,9 @@ def parse_at(items: list[str]) -> dict[str, str]:
 @app.command()
 @_handled
 def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
-         of: OfOpt = [], wrt: WrtOpt = [], json_: JsonOpt = False, digits: DigitsOpt = 10,  # noqa: B006
+         of: OfOpt = [], wrt: WrtOpt = [], json_: JsonOpt = False,  # noqa: B006
+         digits: Annotated[int | None, typer.Option(
+             "--digits", min=1, max=17, help="Significant digits (default 10; 5 with --steps).")] = None,
          convention: ConventionOpt = Convention.tensorflow, dtype: DtypeOpt = "float64",
          all_nodes: AllNodesOpt = False, full: FullOpt = False,
          grid: Annotated[list[str], typer.Option(
@@ -157,7 +159,7 @@ def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
         elif json_:
             sys.stdout.write(render.to_json(table.to_dict()) + "\n")
         else:
-            render.print_tables([render.grid_table(table, digits)])
+            render.print_tables([render.grid_table(table, digits or 10)])
         render.print_warnings(table.warnings)
         return 0 if np.isfinite(table.matrix()).all() else 1
     result = api.grad(read_program(program, file), of=of, wrt=wrt, at=parse_at(at),
@@ -165,7 +167,7 @@ def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
     if steps:
         from .steps import steps_text
 
-        text = steps_text(result, digits=min(digits, 5) if digits == 10 else digits, latex=latex)
+        text = steps_text(result, digits=digits or 5, latex=latex)
         if not all_nodes and len(text) > STEPS_CHARS:
             text = text[:STEPS_CHARS] + f"…\n(cut at {STEPS_CHARS:,} characters; --all-nodes shows all)"
         sys.stdout.write(text.rstrip("\n") + "\n")
@@ -174,7 +176,7 @@ def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
     if json_:
         sys.stdout.write(render.to_json(result.to_dict()) + "\n")
     else:
-        render.print_tables(render.grad_tables(result, digits, all_nodes, full))
+        render.print_tables(render.grad_tables(result, digits or 10, all_nodes, full))
         render.print_warnings(result.warnings)
     return result.exit_code
 
