@@ -291,9 +291,7 @@ def grad(program: str | Program, *, of: str | list[str] | None = None,
     adjoints: dict[str, dict[int, Any]] = {}
     not_connected = []
     for t_name, t_node in zip(of_names, of_nodes, strict=True):
-        adj, problem = reverse(prog, lin, t_node)
-        if problem is not None and not any(w.message.startswith("reverse") for w in warnings):
-            warnings.append(problem)  # the first non-finite product is the one that explains
+        adj, _ = reverse(prog, lin, t_node)  # a non-finite gradient is explained below, once
         adjoints[t_name] = adj
         gradients[t_name] = {}
         for w_name, w_node in zip(wrt_names, wrt_nodes, strict=True):
