@@ -25,6 +25,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from reference import (
+    CONV_A,
+    CONV_C,
+    CONV_DC_DF,
+    CONV_DC_DG,
+    CONV_DC_DK,
+    CONV_DSUMF_DK,
+    CONV_F,
+    CONV_K,
+    CONV_Y,
+)
 
 from autodiff_cli import api
 from autodiff_cli.parse import parse
@@ -37,14 +48,14 @@ HYPO = settings(max_examples=25, deadline=None, suppress_health_check=[HealthChe
 # ---------------------------------------------------------------------------------------------
 
 NET = "F = conv2d(A, K); G = relu(F); p = mean(G); c = abs(p - y)"
-LECTURE_A = [[0.4, 0.2, 0.7], [0.9, 0.1, 0.5]]
-LECTURE_K = [[0.3, -0.4], [-0.2, 0.5]]
-NET_AT = ("--at", f"A={LECTURE_A}", "--at", f"K={LECTURE_K}", "--at", "y=0.01")
-DC_DK = [[-0.1, -0.35], [-0.05, -0.25]]
-DC_DG = [[-0.5, -0.5]]
-DC_DF = [[0.0, -0.5]]
-F_VALUE = [[-0.09, 0.01]]
-DSUMF_DK = [[0.6, 0.9], [1.0, 0.6]]
+LECTURE_A = CONV_A
+LECTURE_K = CONV_K
+NET_AT = ("--at", f"A={LECTURE_A}", "--at", f"K={LECTURE_K}", "--at", f"y={CONV_Y}")
+DC_DK = CONV_DC_DK
+DC_DG = CONV_DC_DG
+DC_DF = CONV_DC_DF
+F_VALUE = CONV_F
+DSUMF_DK = CONV_DSUMF_DK
 
 
 def grad_json(run, *args):
@@ -57,7 +68,7 @@ def grad_json(run, *args):
 def lecture_float32():
     """The network computed here step by step in numpy float32 (every operation rounds to float32)."""
     f32 = np.float32
-    a, k, y = np.array(LECTURE_A, f32), np.array(LECTURE_K, f32), f32(0.01)
+    a, k, y = np.array(LECTURE_A, f32), np.array(LECTURE_K, f32), f32(CONV_Y)
     f = np.array([[np.sum(a[:, j:j + 2] * k, dtype=f32) for j in range(2)]], dtype=f32)
     g = np.maximum(f, f32(0))
     p = (g[0, 0] + g[0, 1]) / f32(2)
@@ -78,7 +89,7 @@ def test_lecture_network_gradients(run, dtype, tol):
     np.testing.assert_allclose(got["K"], DC_DK, rtol=0, atol=tol)
     np.testing.assert_allclose(got["G"], DC_DG, rtol=0, atol=tol)
     np.testing.assert_allclose(got["F"], DC_DF, rtol=0, atol=tol)
-    np.testing.assert_allclose(doc["targets"]["c"], 0.005, rtol=0, atol=tol)
+    np.testing.assert_allclose(doc["targets"]["c"], CONV_C, rtol=0, atol=tol)
     # F = [[-0.09, 0.01]] and p = 0.005 = y/2: no relu at 0, no abs at 0, so nothing to warn about.
     assert doc["warnings"] == []
     assert doc["convention"] == "tensorflow"
@@ -97,7 +108,7 @@ def test_lecture_network_float32_is_float32_arithmetic(run):
     assert c == float(np.float32(c))
     np.testing.assert_allclose(c, float(ref["c"]), rtol=1e-6, atol=0)
     # p - y cancels: float32's c differs visibly from float64's 0.005.
-    assert abs(c - 0.005) > 1e-9
+    assert abs(c - CONV_C) > 1e-9
 
 
 def test_float32_adjoints_stay_float32_through_relu(run):
@@ -142,12 +153,12 @@ def test_lecture_network_text_output_notes_the_sum(run):
 def test_lecture_network_nhwc_literals(run):
     a4 = np.array(LECTURE_A).reshape(1, 2, 3, 1).tolist()
     k4 = np.array(LECTURE_K).reshape(2, 2, 1, 1).tolist()
-    doc = grad_json(run, NET, "--at", f"A={a4}", "--at", f"K={k4}", "--at", "y=0.01", "--wrt", "K,F")
+    doc = grad_json(run, NET, "--at", f"A={a4}", "--at", f"K={k4}", "--at", f"y={CONV_Y}", "--wrt", "K,F")
     got = doc["gradients"]["c"]
     np.testing.assert_allclose(got["K"], np.reshape(DC_DK, (2, 2, 1, 1)), rtol=0, atol=1e-12)
     np.testing.assert_allclose(got["F"], np.reshape(DC_DF, (1, 1, 2, 1)), rtol=0, atol=1e-12)
-    np.testing.assert_allclose(doc["targets"]["c"], 0.005, rtol=0, atol=1e-12)
-    doc = grad_json(run, NET, "--at", f"A={a4}", "--at", f"K={k4}", "--at", "y=0.01", "--of", "F",
+    np.testing.assert_allclose(doc["targets"]["c"], CONV_C, rtol=0, atol=1e-12)
+    doc = grad_json(run, NET, "--at", f"A={a4}", "--at", f"K={k4}", "--at", f"y={CONV_Y}", "--of", "F",
                     "--wrt", "K")
     np.testing.assert_allclose(doc["targets"]["F"], np.reshape(F_VALUE, (1, 1, 2, 1)), rtol=0, atol=1e-12)
     np.testing.assert_allclose(doc["gradients"]["F"]["K"], np.reshape(DSUMF_DK, (2, 2, 1, 1)),

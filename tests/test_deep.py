@@ -4,9 +4,12 @@ import math
 import subprocess
 import sys
 
+import pytest
+
 from autodiff_cli import grad
 
 
+@pytest.mark.slow
 def test_deep_nesting_library():
     n = 100_000
     result = grad("sin(" * n + "x" + ")" * n, x=0.5)
@@ -19,6 +22,7 @@ def test_deep_nesting_library():
     assert math.isclose(result.gradients["f"]["x"], d, rel_tol=1e-9)
 
 
+@pytest.mark.slow
 def test_long_sum_library():
     n = 100_000
     result = grad("+".join(f"sin({i}*x)" for i in range(1, n + 1)), x=0.5)
@@ -26,6 +30,7 @@ def test_long_sum_library():
     assert math.isclose(result.gradients["f"]["x"], expected, rel_tol=1e-9)
 
 
+@pytest.mark.slow
 def test_deep_program_through_the_cli(tmp_path):
     n = 100_000
     path = tmp_path / "deep.adiff"

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import CONV_A, CONV_DC_DF, CONV_DC_DK, CONV_DSUMF_DK, CONV_F, CONV_K
 
 from autodiff_cli.errors import ShapeError
 from autodiff_cli.kernels import (
@@ -193,29 +194,29 @@ def pool_cases(draw, distinct=False, ties=False):
 # conv2d
 # ---------------------------------------------------------------------------------------------
 
-LECTURE_A = np.array([[0.4, 0.2, 0.7], [0.9, 0.1, 0.5]])
-LECTURE_K = np.array([[0.3, -0.4], [-0.2, 0.5]])
+LECTURE_A = np.array(CONV_A)  # REFERENCE.md section 3
+LECTURE_K = np.array(CONV_K)
 
 
 def test_conv2d_lecture_example():
-    np.testing.assert_allclose(conv2d(LECTURE_A, LECTURE_K), [[-0.09, 0.01]], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(conv2d(LECTURE_A, LECTURE_K), CONV_F, rtol=0, atol=1e-12)
     _, gk = conv2d_vjp(np.ones((1, 2)), LECTURE_A, LECTURE_K)
-    np.testing.assert_allclose(gk, [[0.6, 0.9], [1.0, 0.6]], rtol=0, atol=1e-12)
-    _, gk = conv2d_vjp(np.array([[0.0, -0.5]]), LECTURE_A, LECTURE_K)
-    np.testing.assert_allclose(gk, [[-0.1, -0.35], [-0.05, -0.25]], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(gk, CONV_DSUMF_DK, rtol=0, atol=1e-12)
+    _, gk = conv2d_vjp(np.array(CONV_DC_DF), LECTURE_A, LECTURE_K)
+    np.testing.assert_allclose(gk, CONV_DC_DK, rtol=0, atol=1e-12)
 
 
 def test_conv2d_lecture_example_nhwc():
     a4, k4 = LECTURE_A.reshape(1, 2, 3, 1), LECTURE_K.reshape(2, 2, 1, 1)
     out = conv2d(a4, k4)
     assert out.shape == (1, 1, 2, 1)
-    np.testing.assert_allclose(out.reshape(1, 2), [[-0.09, 0.01]], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out.reshape(1, 2), CONV_F, rtol=0, atol=1e-12)
     ga, gk = conv2d_vjp(np.ones((1, 1, 2, 1)), a4, k4)
     assert ga.shape == (1, 2, 3, 1) and gk.shape == (2, 2, 1, 1)
-    np.testing.assert_allclose(gk.reshape(2, 2), [[0.6, 0.9], [1.0, 0.6]], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(gk.reshape(2, 2), CONV_DSUMF_DK, rtol=0, atol=1e-12)
     np.testing.assert_allclose(ga.reshape(2, 3), [[0.3, -0.1, -0.4], [-0.2, 0.3, 0.5]], atol=1e-12)
-    _, gk = conv2d_vjp(np.array([0.0, -0.5]).reshape(1, 1, 2, 1), a4, k4)
-    np.testing.assert_allclose(gk.reshape(2, 2), [[-0.1, -0.35], [-0.05, -0.25]], rtol=0, atol=1e-12)
+    _, gk = conv2d_vjp(np.reshape(CONV_DC_DF, (1, 1, 2, 1)), a4, k4)
+    np.testing.assert_allclose(gk.reshape(2, 2), CONV_DC_DK, rtol=0, atol=1e-12)
 
 
 def test_conv2d_is_cross_correlation_not_convolution():

@@ -16,6 +16,18 @@ import pytest
 import sympy as sp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from reference import (
+    CHAIN_DF_DX,
+    CHAIN_PARTIALS,
+    CONV_A,
+    CONV_DC_DF,
+    CONV_DC_DG,
+    CONV_DC_DK,
+    CONV_DC_DP,
+    CONV_K,
+    CONV_Y,
+    PERCEPTRON_GRADIENTS,
+)
 
 SETTINGS = settings(max_examples=30, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -97,16 +109,16 @@ def test_reference_section_1_chain_rule(run):
         "grad(v, x)": dv_dx,
     }
     # the hand formulas are the lecture's numbers
-    assert oracle["grad(f, x)"] == pytest.approx(-1.226664708936842, rel=1e-14)
-    assert oracle["grad(f, v)"] == pytest.approx(-0.3066661772342105, rel=1e-14)
-    assert oracle["grad(u, x)"] == pytest.approx(-2.6145744834544478, rel=1e-14)
+    assert oracle["grad(f, x)"] == pytest.approx(CHAIN_PARTIALS[("f", "x")], rel=1e-14)
+    assert oracle["grad(f, v)"] == pytest.approx(CHAIN_PARTIALS[("f", "v")], rel=1e-14)
+    assert oracle["grad(u, x)"] == pytest.approx(CHAIN_PARTIALS[("u", "x")], rel=1e-14)
     got = values(run, CHAIN, *oracle)
     for (expr, expected), g in zip(oracle.items(), got, strict=True):
         assert float(g) == pytest.approx(expected, rel=1e-12), expr
 
 
 def test_reference_section_1_in_one_expression(run):
-    expected = -1.226664708936842
+    expected = CHAIN_DF_DX
     assert float(value(run, "x = 2\nf = exp(sin(x^2))", "grad(f, x)")) == pytest.approx(expected, rel=1e-12)
 
 
@@ -130,20 +142,19 @@ def test_reference_section_2_perceptron(run):
     dc_dz = 2 * (p - y) * p * (1 - p)
     oracle = {"grad(c, w1)": dc_dz * i1, "grad(c, w2)": dc_dz * i2, "grad(c, b)": dc_dz,
               "grad(c, p)": 2 * (p - y), "grad(p, z)": p * (1 - p), "grad(c, i1)": dc_dz * w1}
-    assert oracle["grad(c, w1)"] == pytest.approx(0.021232010052769302, rel=1e-12)
-    assert oracle["grad(c, w2)"] == pytest.approx(-0.01273920603166158, rel=1e-12)
-    assert oracle["grad(c, b)"] == pytest.approx(0.042464020105538604, rel=1e-12)
+    for name in ("w1", "w2", "b"):
+        assert oracle[f"grad(c, {name})"] == pytest.approx(PERCEPTRON_GRADIENTS[name], rel=1e-12)
     got = values(run, PERCEPTRON, *oracle)
     for (expr, expected), g in zip(oracle.items(), got, strict=True):
         assert float(g) == pytest.approx(expected, rel=1e-12), expr
 
 
-A_CONV = np.array([[0.4, 0.2, 0.7], [0.9, 0.1, 0.5]])
-K_CONV = np.array([[0.3, -0.4], [-0.2, 0.5]])
-CONV = """
-A = [[0.4, 0.2, 0.7], [0.9, 0.1, 0.5]]
-K = [[0.3, -0.4], [-0.2, 0.5]]
-y = 0.01
+A_CONV = np.array(CONV_A)
+K_CONV = np.array(CONV_K)
+CONV = f"""
+A = {CONV_A}
+K = {CONV_K}
+y = {CONV_Y}
 F = conv2d(A, K)
 G = relu(F)
 p = mean(G)
@@ -162,11 +173,11 @@ def correlate_valid(a: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 
 def conv_loss(a: np.ndarray, k: np.ndarray) -> float:
-    return abs(np.mean(np.maximum(correlate_valid(a, k), 0)) - 0.01)
+    return abs(np.mean(np.maximum(correlate_valid(a, k), 0)) - CONV_Y)
 
 
 def test_reference_section_3_conv2d(run):
-    reference = np.array([[-0.1, -0.35], [-0.05, -0.25]])
+    reference = np.array(CONV_DC_DK)
     fd_k = central_difference(lambda k: conv_loss(A_CONV, k), K_CONV)
     fd_a = central_difference(lambda a: conv_loss(a, K_CONV), A_CONV)
     np.testing.assert_allclose(fd_k, reference, atol=1e-8)  # the oracle agrees with the lecture
@@ -174,9 +185,9 @@ def test_reference_section_3_conv2d(run):
                                 "grad(c, p)")
     np.testing.assert_allclose(dK, reference, atol=1e-12)
     np.testing.assert_allclose(dA, fd_a, atol=1e-8)
-    np.testing.assert_allclose(dG, [[-0.5, -0.5]], atol=1e-12)  # dc/dp · 1/2 for the mean
-    np.testing.assert_allclose(dF, [[0, -0.5]], atol=1e-12)  # relu passes only F > 0
-    assert float(dp) == -1.0
+    np.testing.assert_allclose(dG, CONV_DC_DG, atol=1e-12)  # dc/dp · 1/2 for the mean
+    np.testing.assert_allclose(dF, CONV_DC_DF, atol=1e-12)  # relu passes only F > 0
+    assert float(dp) == CONV_DC_DP
 
 
 # =====================================================================================================

@@ -3,57 +3,63 @@
 import json
 
 import pytest
+from reference import (
+    CHAIN_DF_DX,
+    CHAIN_F,
+    CHAIN_PARTIALS,
+    CHAIN_PROGRAM,
+    CHAIN_U,
+    CHAIN_V,
+    CHAIN_X,
+    PERCEPTRON_AT,
+    PERCEPTRON_C,
+    PERCEPTRON_DC_DP,
+    PERCEPTRON_DP_DZ,
+    PERCEPTRON_GRADIENTS,
+    PERCEPTRON_PROGRAM,
+)
 
 from autodiff_cli import grad
 
-CHAIN = "v = x^2; u = sin(v); f = exp(u)"
-# (target, wrt) -> the lecture's float64 value
-SECTION_1 = {
-    ("f", "u"): 0.46916418587400077,
-    ("u", "v"): -0.6536436208636119,
-    ("v", "x"): 4.0,
-    ("f", "v"): -0.3066661772342105,
-    ("f", "x"): -1.226664708936842,
-    ("u", "x"): -2.6145744834544478,
-}
-PERCEPTRON = "z = w1*i1 + w2*i2 + b; p = sigmoid(z); c = (p - y)^2"
-PERCEPTRON_AT = {"i1": 0.5, "i2": -0.3, "y": 0.4, "w1": -0.2, "w2": 0.2, "b": 0.1}
-SECTION_2 = {"w1": 0.021232010052769302, "w2": -0.01273920603166158, "b": 0.042464020105538604}
+CHAIN = CHAIN_PROGRAM
+SECTION_1 = CHAIN_PARTIALS  # (target, wrt) -> the lecture's float64 value
+PERCEPTRON = PERCEPTRON_PROGRAM
+SECTION_2 = PERCEPTRON_GRADIENTS
 
 
 @pytest.mark.parametrize(("target", "wrt"), list(SECTION_1))
 def test_section_1_library(target, wrt):
-    result = grad(CHAIN, at={"x": 2}, of=target, wrt=wrt)
+    result = grad(CHAIN, at={"x": CHAIN_X}, of=target, wrt=wrt)
     assert result.gradients[target][wrt] == pytest.approx(SECTION_1[(target, wrt)], rel=1e-15)
 
 
 def test_section_1_forward_values():
-    result = grad(CHAIN, x=2, of="f,u,v")
-    assert result.targets["v"] == 4
-    assert result.targets["u"] == pytest.approx(-0.7568024953, abs=1e-10)
-    assert result.targets["f"] == pytest.approx(0.4691641859, abs=1e-10)
+    result = grad(CHAIN, x=CHAIN_X, of="f,u,v")
+    assert result.targets["v"] == CHAIN_V
+    assert result.targets["u"] == pytest.approx(CHAIN_U, abs=1e-10)
+    assert result.targets["f"] == pytest.approx(CHAIN_F, abs=1e-10)
 
 
 def test_section_1_unnamed_expression():
-    result = grad("exp(sin(x^2))", x=2)
-    assert result.gradients == {"f": {"x": pytest.approx(-1.226664708936842, rel=1e-15)}}
+    result = grad("exp(sin(x^2))", x=CHAIN_X)
+    assert result.gradients == {"f": {"x": pytest.approx(CHAIN_DF_DX, rel=1e-15)}}
 
 
 def test_section_2_library():
     result = grad(PERCEPTRON, at=PERCEPTRON_AT, wrt="w1,w2,b")
     for name, expected in SECTION_2.items():
         assert result.gradients["c"][name] == pytest.approx(expected, rel=1e-14)
-    assert result.targets["c"] == pytest.approx(0.0072257647, abs=1e-10)
+    assert result.targets["c"] == pytest.approx(PERCEPTRON_C, abs=1e-10)
 
 
 def test_section_2_local_partials():
     """The lecture's hand computation: dc/dp = 2p - 2y = 0.17001, dp/dz = p(1 - p) = 0.24978."""
     rows = {row.name: row for row in grad(PERCEPTRON, at=PERCEPTRON_AT).rows()}
     (dc_d,) = rows["c"].local_partials
-    assert dc_d.value == pytest.approx(0.1700089968, abs=1e-10)
+    assert dc_d.value == pytest.approx(PERCEPTRON_DC_DP, abs=1e-10)
     (dp_dz,) = rows["p"].local_partials
     assert dp_dz.formula == "sigmoid(z)·(1 - sigmoid(z))"
-    assert dp_dz.value == pytest.approx(0.2497751349, abs=1e-10)
+    assert dp_dz.value == pytest.approx(PERCEPTRON_DP_DZ, abs=1e-10)
 
 
 def test_section_1_cli_json(run):
