@@ -282,7 +282,7 @@ def test_cli_text_output_piped(run):
 ])
 def test_cli_bad_input_exit_code_2(run, args, message):
     base = {"--params": "W1,b1,W2,b2", "--samples": "X,Y", "--epochs": "2"}
-    given = dict(zip(args[::2], args[1::2]))
+    given = dict(zip(args[::2], args[1::2], strict=True))
     merged = [*[x for k, v in base.items() if k not in given for x in (k, v)], *args]
     code, out, err = run("fit", FROM3, *merged)
     assert code == 2, out + err
