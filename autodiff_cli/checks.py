@@ -91,7 +91,7 @@ def symbolic_unavailable(program: Program, target: int, values: list[Any]) -> st
     """Why the closed form is not given here (array programs need matrix calculus), or None."""
     graph = program.graph
     for n in graph.ancestors([target]):
-        if OPS.get(graph[n].op) is not None and OPS[graph[n].op].vjp is not None:
+        if OPS.get(graph[n].op) is not None and OPS[graph[n].op].is_array:
             return f"{graph[n].op} is an array operation"
         if np.ndim(values[n]):
             return "the program works on arrays"

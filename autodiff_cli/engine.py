@@ -14,7 +14,8 @@ import numpy as np
 
 from .errors import ShapeError
 from .graph import Program
-from .ops import OPS, fit_shape, params_of
+from .arrays import fit_shape
+from .ops import OPS, Linear, params_of
 from .printing import to_text
 
 
@@ -39,10 +40,10 @@ class LinearMap:
         self.vjp, self.jvp, self.describe = vjp, jvp, describe
 
 
-def _linear_map(entry: Any, i: int, args: list[Any], y: Any, params: dict[str, Any]) -> LinearMap:
-    return LinearMap(lambda g: entry.vjp(i, g, args, y, params),
-                     lambda t: entry.jvp(i, t, args, y, params),
-                     f"vector-Jacobian product of {entry.callable_as or entry.name}")
+def _linear_map(entry: Any, rule: Linear, i: int, args: list[Any], y: Any, params: dict[str, Any]) -> LinearMap:
+    return LinearMap(lambda g: rule.vjp(i, g, args, y, params),
+                     lambda t: rule.jvp(i, t, args, y, params),
+                     f"vector-Jacobian product of {entry.shown_name}")
 
 
 @dataclass
@@ -84,9 +85,8 @@ def forward(program: Program, inputs: dict[str, Any], dtype: Any = np.float64,
                 values[node_id] = np.asarray(node.attr[0], dtype=dtype)[()]
             elif node.op == "input":
                 values[node_id] = inputs[node.attr]
-            elif node.op == "hessian":
-                value = hessian(program, values, *node.args)
-                values[node_id] = value
+            elif OPS[node.op].needs_graph:  # hessian(): the Jacobian of a gradient node
+                values[node_id] = hessian(program, values, *node.args)
             else:
                 args = [values[a] for a in node.args]
                 value = _evaluate(program, node_id, args)
@@ -181,11 +181,11 @@ def _evaluate(program: Program, node_id: int, args: list[Any]) -> Any:
         raise _placed(program, node_id, err.message) from None
     except MemoryError:
         shapes = ", ".join(str(np.shape(a)) for a in args)
-        raise _placed(program, node_id, f"{entry.callable_as or entry.name}: not enough memory for the "
+        raise _placed(program, node_id, f"{entry.shown_name}: not enough memory for the "
                       f"result (arguments of shapes {shapes or 'none'})") from None
     except ValueError:  # numpy's broadcasting
         shapes = " and ".join(str(np.shape(a)) for a in args)
-        name = f"'{entry.infix.strip()}' ({entry.name})" if entry.infix else entry.callable_as or entry.name
+        name = f"'{entry.infix.strip()}' ({entry.name})" if entry.infix else entry.shown_name
         raise _placed(program, node_id, f"{name}: shapes {shapes} do not broadcast together") from None
 
 
@@ -217,14 +217,14 @@ def linearize(program: Program, values: list[Any], needed: set[int],
                 mask = entry.kink.where(*args)
                 if np.any(mask):
                     kink_mask = mask
-            params = params_of(entry, node.attr) if entry.vjp is not None else None
+            params = params_of(entry, node.attr) if entry.params else {}
             for i, arg in enumerate(node.args):
                 if arg not in needed:
                     continue
-                if entry.vjp is not None:
-                    partials[(node_id, i)] = _linear_map(entry, i, args, y, params)
+                rule = entry.partial(i)
+                if isinstance(rule, Linear):
+                    partials[(node_id, i)] = _linear_map(entry, rule, i, args, y, params)
                     continue
-                rule = entry.partials[min(i, len(entry.partials) - 1)]
                 local = 0.0 if rule is None else rule(*args, y)
                 want = np.result_type(values[arg], np.float32)
                 if getattr(local, "dtype", want) != want:  # where(x > 0, 1, 0) is integer; float32 stays

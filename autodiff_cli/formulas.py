@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .graph import Program, Ref
-from .ops import ATOM, FUNCTIONS, MACROS, OPS, REQUIRED, Builder, Op, Sym
+from .builder import Builder
+from .ops import ATOM, FUNCTIONS, OPS, REQUIRED, Linear, Op, Sym
 from .printing import to_text
 
 
@@ -16,9 +17,9 @@ def local_partial_formula(program: Program, node_id: int, arg_pos: int, limit: i
     graph = program.graph
     node = graph[node_id]
     entry = OPS[node.op]
-    if entry.vjp is not None:
-        return f"(linear map: {entry.callable_as or entry.name}'s vector-Jacobian product)"
-    rule = entry.partials[arg_pos]
+    rule = entry.partial(arg_pos)
+    if isinstance(rule, Linear):
+        return f"(linear map: {entry.shown_name}'s vector-Jacobian product)"
     if rule is None:
         return "0"
     builder = Builder(simplify=True)
@@ -40,7 +41,8 @@ _ARG_NAMES = {1: ("x",), 2: ("a", "b"), 3: ("c", "a", "b")}
 
 
 def function_list() -> list[tuple[str, list[tuple[str, str]], str]]:
-    """Each callable function: its call form, the formula of each partial, and its notes."""
+    """Each callable function, from the op table: its call form, the formula of each partial,
+    and its notes."""
     out = []
     seen = set()
     for call_name, entry in FUNCTIONS.items():
@@ -48,44 +50,47 @@ def function_list() -> list[tuple[str, list[tuple[str, str]], str]]:
             continue
         seen.add(entry.name)
         aliases = [a for a, e in FUNCTIONS.items() if e is entry and a != call_name]
-        if entry.vjp is not None or entry.arity == 0:
-            out.append(_array_function(call_name, entry, aliases))
+        notes = list(entry.notes)
+        if entry.is_array or entry.arity == 0 or entry.expand or entry.derivative:
+            out.append(_whole_function(call_name, entry, aliases, notes))
             continue
         builder = Builder(simplify=True)
-        names = ("y", "x") if entry.name == "atan2" else _ARG_NAMES[entry.arity]
+        names = entry.arg_names or _ARG_NAMES[entry.arity]
         args = [builder.leaf("sym", n) for n in names]
         y = Sym(builder, builder.graph.add(entry.name, tuple(a.id for a in args)))
         partials = []
-        for name, rule in zip(names, entry.partials, strict=True):
-            if entry.name == "where" and name == "c":
+        for i, name in enumerate(names):
+            rule = entry.partial(i)
+            if rule is None and entry.arity > 1:  # where's condition: nothing flows
                 continue
             formula = "0" if rule is None else to_text(builder.graph, _sym(builder, rule(*args, y)).id)
             partials.append((name, formula))
-        notes = [entry.note] if entry.note else []
+        if entry.note:
+            notes.insert(0, entry.note)
         if entry.kink is not None:
             used = "; ".join(f"{c} {'/'.join(f'{v:g}' for v in vals)}" for c, vals in entry.kink.used.items())
-            notes.append(f"undefined {entry.kink.text}: {used}")
+            notes.insert(1 if entry.note else 0, f"undefined {entry.kink.text}: {used}")
         if aliases:
-            notes.append("also " + ", ".join(aliases))
-        if entry.name == "log":
-            notes.append("log(x, base) = log(x)/log(base)")
-        if entry.name in ("max", "min"):
-            notes.append(f"{entry.name}(A) or {entry.name}(A, axis=0): the reduction over an array")
+            notes.insert(len(notes) - len(entry.notes), "also " + ", ".join(aliases))
         out.append((f"{call_name}({', '.join(names)})", partials, "; ".join(notes)))
-    for name in MACROS:
-        out.append((f"{name}(p, y)", [], "a loss: the mean over all elements, made of the operations above"))
     return out
 
 
-def _array_function(call_name: str, entry: Op, aliases: list[str]) -> tuple[str, list, str]:
+def _whole_function(call_name: str, entry: Op, aliases: list[str], notes: list[str]) -> tuple[str, list, str]:
+    """A function shown without elementwise partials: array operations, arrays made from
+    parameters, macros (losses) and the derivatives grad() and hessian()."""
     params = [n if d is REQUIRED or n.startswith("*") else f"{n}={d!r}".replace("'", '"')
               for n, d in entry.params]
-    args = ["A1, A2, ..." if entry.variadic else "A", "B"][: 1 if entry.variadic else entry.arity]
-    notes = ["array operation: vector-Jacobian products" if entry.arity else "makes an array"]
+    if entry.arg_names:
+        args = list(entry.arg_names)
+    else:
+        args = ["A1, A2, ..." if entry.variadic else "A", "B"][: 1 if entry.variadic else entry.arity]
+    if entry.is_array and not entry.derivative:
+        notes.insert(0, "array operation: vector-Jacobian products")
+    elif entry.arity == 0:
+        notes.insert(0, "makes an array")
     if aliases:
-        notes.append("also " + ", ".join(aliases))
-    if entry.name == "conv2d":
-        notes.append("TensorFlow's cross-correlation: the kernel is not flipped (Octave's conv2 flips it)")
+        notes.insert(1, "also " + ", ".join(aliases))
     return f"{call_name}({', '.join(args + params)})", [], "; ".join(notes)
 
 

@@ -134,7 +134,7 @@ def _layout(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool) -> li
         return [*_paren(child[0], _precedence(g, node.args[0], labs) < ATOM), "[",
                 ", ".join(_subscript(k) for k in dict(node.attr)["index"]), "]"]
     if entry.infix is None:
-        parts: list[Any] = [f"{entry.callable_as or entry.name}("]
+        parts: list[Any] = [f"{entry.shown_name}("]
         for i, c in enumerate(child):
             if i:
                 parts.append(", ")
@@ -185,12 +185,6 @@ def _paren(item: Any, needed: bool, open_: str = "(", close: str = ")") -> list[
     return [open_, item, close] if needed else [item]
 
 
-_LATEX_FUNCS = {"sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log", "arcsin", "arccos",
-                "arctan", "max", "min"}
-_LATEX_RENAME = {"asin": "arcsin", "acos": "arccos", "atan": "arctan"}
-_LATEX_INFIX = {"·": r" \cdot ", "<=": r" \le ", ">=": r" \ge ", "==": " = ", "!=": r" \ne "}
-
-
 def _latex_name(name: str) -> str:
     if name in ("pi", "π"):
         return r"\pi"
@@ -203,22 +197,26 @@ def _latex_name(name: str) -> str:
 
 
 def _layout_latex(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool) -> list[Any]:
+    """One level of a node in LaTeX, from the entry's `latex` form: a template of strings and
+    argument positions, a command for a call, or the symbol of an infix operation."""
     node = g[nid]
     entry = OPS[node.op]
     child = [(g, a, labs, False) for a in node.args]
-    if node.op == "div":
-        return [r"\frac{", child[0], "}{", child[1], "}"]
-    if node.op == "sqrt":
-        return [r"\sqrt{", child[0], "}"]
-    if node.op == "abs":
-        return [r"\left|", child[0], r"\right|"]
-    if node.op == "pow":
-        base = _precedence(g, node.args[0], labs)
-        return [*_paren(child[0], base <= POWER, r"\left(", r"\right)"), "^{", child[1], "}"]
+    form = entry.latex
+    if isinstance(form, tuple):
+        parts: list[Any] = []
+        for item in form:
+            if isinstance(item, str):
+                parts.append(item)
+            elif isinstance(item, tuple):  # (argument, precedence): parenthesized when it binds no tighter
+                i, prec = item
+                parts += _paren(child[i], _precedence(g, node.args[i], labs) <= prec, r"\left(", r"\right)")
+            else:
+                parts.append(child[item])
+        return parts
     if entry.infix is None:
-        name = _LATEX_RENAME.get(entry.name, entry.callable_as or entry.name)
-        head = f"\\{name}" if name in _LATEX_FUNCS else rf"\operatorname{{{name}}}"
-        parts: list[Any] = [head + r"\left("]
+        head = form or rf"\operatorname{{{entry.shown_name}}}"
+        parts = [head + r"\left("]
         for i, c in enumerate(child):
             if i:
                 parts.append(", ")
@@ -231,8 +229,7 @@ def _layout_latex(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool)
             not strict and inner == PRODUCT and g[node.args[0]].op == "mul")
         return ["-", *_paren(child[0], needed, r"\left(", r"\right)")]
     left_paren, right_paren = _child_parens(g, nid, labs, strict)
-    sym = _LATEX_INFIX.get(entry.infix, f" {entry.infix} " if entry.prec <= SUM or entry.prec == COMPARE
-                           else entry.infix)
+    sym = form or (f" {entry.infix} " if entry.prec <= SUM else entry.infix)
     return [*_paren(child[0], left_paren, r"\left(", r"\right)"), sym,
             *_paren(child[1], right_paren, r"\left(", r"\right)")]
 

@@ -27,7 +27,8 @@ import numpy as np
 from .api import GradResult
 from .engine import LinearMap
 from .graph import Graph, Program, Ref
-from .ops import OPS, Builder, Sym
+from .builder import Builder
+from .ops import OPS, Linear, Sym
 from .printing import to_text
 
 __all__ = ["steps_text"]
@@ -235,9 +236,9 @@ class _Steps:
             node = self.graph[nid]
             entry = OPS[node.op]
             formula: Sym | None = None
-            if entry.vjp is None:
+            if not isinstance(entry.partial(pos), Linear):
                 b = self.builder
-                rule = entry.partials[min(pos, len(entry.partials) - 1)]
+                rule = entry.partial(pos)
                 if rule is None:
                     formula = b.const(0.0)
                 else:

@@ -19,7 +19,8 @@ from typing import Any
 
 from .errors import UsageError
 from .graph import Graph, Program
-from .ops import OPS, Builder, Sym, params_of
+from .builder import Builder
+from .ops import OPS, Linear, Sym, params_of
 from .printing import to_program, to_text
 
 
@@ -85,14 +86,12 @@ def adjoint_expressions(graph: Graph, target: int, args: list, outputs: list, bu
         entry = OPS[node.op]
         arg_exprs = [args[a] for a in node.args]
         for i, arg in enumerate(node.args):
-            if graph[arg].op == "const":
+            rule = entry.partial(i)
+            if graph[arg].op == "const" or rule is None:
                 continue
-            rule = entry.partials[min(i, len(entry.partials) - 1)] if entry.partials else None
-            if entry.vjp is not None:
-                contribution = _array_contribution(entry, node, i, adj, arg_exprs, outputs[nid],
+            if isinstance(rule, Linear):
+                contribution = _array_contribution(entry, rule, node, i, adj, arg_exprs, outputs[nid],
                                                    fit_shapes)
-            elif rule is None:
-                continue
             else:
                 contribution = builder.apply("mul", (rule(*arg_exprs, outputs[nid]), adj))
                 if fit_shapes:
@@ -102,20 +101,19 @@ def adjoint_expressions(graph: Graph, target: int, args: list, outputs: list, bu
     return adjoints
 
 
-def _array_contribution(entry: Any, node: Any, i: int, adj: Sym, args: list, y: Sym,
+def _array_contribution(entry: Any, rule: Linear, node: Any, i: int, adj: Sym, args: list, y: Sym,
                         as_node: bool) -> Sym:
     """An array operation's adjoint contribution: from its rule in primitives where it has one;
     in a program (as_node), otherwise as a vjp_of node that computes it numerically."""
-    name = entry.callable_as or entry.name
-    rule = entry.sym_vjp if as_node else None  # printed formulas stay in functions users can read
     params = params_of(entry, node.attr)
-    contribution = rule(i, adj, args, y, params) if rule is not None else None
+    # printed formulas stay in functions users can read: no matrix calculus in `adiff diff`
+    contribution = rule.vjp(i, adj, args, y, params) if as_node and rule.symbolic else None
     if contribution is None and as_node:
         attr = (("op", entry.name), ("i", i), ("params", tuple(params.items())))
         return Sym(adj.builder, adj.builder.graph.add("vjp_of", (adj.id, *(a.id for a in args)), attr))
     if contribution is None:
-        raise UsageError(f"no symbolic derivative through {name}: it is an array operation (matrix "
-                         "calculus is not implemented); adiff grad and adiff compare give its value")
+        raise UsageError(f"no symbolic derivative through {entry.shown_name}: it is an array operation "
+                         "(matrix calculus is not implemented); adiff grad and adiff compare give its value")
     return contribution
 
 

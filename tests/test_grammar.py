@@ -6,7 +6,7 @@ import pytest
 from lark import Lark
 
 from autodiff_cli import grad, parse
-from autodiff_cli.parse import grammar_text
+from autodiff_cli.grammar import grammar_text
 from autodiff_cli.printing import to_text
 
 

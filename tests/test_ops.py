@@ -25,7 +25,7 @@ from autodiff_cli.parse import parse
 # products, tested in test_arrays.py and test_kernels.py) are left out here.
 # Internal helpers of grad() in programs (fit, size, hessian, vjp_of) are not written by users
 # and are tested through grad() in test_language.py.
-OPS = {n: e for n, e in ALL_OPS.items() if e.vjp is None and e.arity > 0
+OPS = {n: e for n, e in ALL_OPS.items() if e.elementwise and e.arity > 0
        and (e.infix or any(f is e for f in FUNCTIONS.values()))}
 
 N_POINTS = 5

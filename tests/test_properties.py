@@ -27,7 +27,7 @@ from autodiff_cli.parse import parse
 from autodiff_cli.printing import format_number, to_text
 
 # Elementwise scalar functions; array operations have their own tests (test_arrays.py).
-FUNCTIONS = {n: e for n, e in ALL_FUNCTIONS.items() if e.vjp is None and e.arity > 0}
+FUNCTIONS = {n: e for n, e in ALL_FUNCTIONS.items() if e.elementwise and e.arity > 0}
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -107,7 +107,7 @@ def is_scalar_function(op: Op) -> bool:
     """An elementwise function of numbers, with a symbolic local partial per argument (the
     chain rule's building blocks); array operations (sum, matmul, ...) have a vector-Jacobian
     product instead, and parameters, and are not functions of scalars."""
-    return (op.arity >= 1 and len(op.partials) == op.arity and getattr(op, "vjp", None) is None
+    return (op.arity >= 1 and len(op.partials) == op.arity and op.elementwise
             and not getattr(op, "params", ()) and not getattr(op, "variadic", False))
 
 

@@ -1,0 +1,449 @@
+"""Text to Program: the Lark grammar in grammars/adiff.lark, with graph-building callbacks.
+
+The LALR parser calls the callbacks as it reduces (an inline transformer), so no parse tree
+is built and nothing recurses over the expression: 100,000-deep nesting parses. The grammar's
+rule names are the op table's names (-> add, -> matmul), so those rules map to the table
+generically; calls are resolved in the table. grad(f, x) is read as a node; parse.py expands
+it into the derivative's graph after reading.
+"""
+
+from __future__ import annotations
+
+import gc
+from contextvars import ContextVar
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from .errors import AdiffError, ParseError
+from .graph import Expect, Graph, Program, Statement
+from .builder import Builder
+from .ops import CONSTANTS, OPS, REQUIRED, Sym, lookup_function, nearest_function
+
+MAX_PROGRAM_CHARS = 20_000_000  # 20 MB; documented in the README
+
+_WORDS = {
+    "NUMBER": "a number", "NAME": "a name", "FUNC": "a function call", "LPAR": "'('",
+    "RPAR": "')'", "PLUS": "'+'", "MINUS": "'-'", "TIMES": "'*'", "SLASH": "'/'", "POW": "'^'",
+    "SUPERSCRIPT": "'²'", "COMPARE": "a comparison", "_SEP": "the end of the statement",
+    "$END": "the end of the program", "EQUAL": "'='", "COMMA": "','", "LSQB": "'['",
+    "RSQB": "']'", "COLON": "':'", "STRING": "a text in double quotes", "AT": "'@'", "QUOTE": "'",
+}
+
+
+def grammar_text() -> str:
+    """The grammar shipped inside the package (autodiff_cli/grammars/ in an installed copy), or
+    the source checkout's top-level grammars/ folder."""
+    here = Path(__file__).resolve().parent
+    for path in (here / "grammars" / "adiff.lark", here.parent / "grammars" / "adiff.lark"):
+        if path.is_file():
+            return path.read_text("utf-8")
+    return resources.files("autodiff_cli.grammars").joinpath("adiff.lark").read_text("utf-8")
+
+
+_STATE: ContextVar[_State] = ContextVar("adiff_parse_state")  # the program being read, per parse
+
+
+class _Callbacks(Transformer):
+    """Graph-building callbacks. A rule named after a table entry (add, mul, matmul, pow, ...)
+    applies that operation to its first and last children (the operator token, when kept, is
+    in between); the other rules have a method each."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name in OPS and OPS[name].infix and OPS[name].arity == 2:
+            return lambda c: _STATE.get().apply(name, (c[0], c[-1]))
+        raise AttributeError(name)
+
+    @property
+    def state(self) -> _State:
+        return _STATE.get()
+
+    def start(self, children): return None
+    def number(self, c): return self.state.const(float(c[0]), c[0])
+    def name(self, c): return self.state.name(c[0])
+    def pos(self, c): return c[1]
+    def neg(self, c): return self.state.neg(c[1])
+    def superscript(self, c): return self.state.apply("pow", (c[0], self.state.const(_superscript(c[1]))))
+    def compare(self, c): return self.state.apply(_COMPARE[c[1].value], (c[0], c[2]))
+    def arguments(self, c): return list(c)
+    def keyword(self, c): return ("keyword", c[0], _string(c[1]) if isinstance(c[1], Token) else c[1])
+    def string(self, c): return _string(c[0])
+    def transpose(self, c): return self.state.apply("transpose", (c[0],))
+    def array(self, c): return self.state.array(list(c))
+    def index(self, c): return self.state.index(c[0], c[1])
+    def subscripts(self, c): return list(c)
+    def slice(self, c): return ("slice", c[0], c[2], c[4])
+    def call(self, c): return self.state.call(c[0], c[1] or [])
+    def assign(self, c): return self.state.statement(c[0], c[1])
+    def bare(self, c): return self.state.statement(None, c[0])
+    def expect(self, c): return self.state.expect(c[0], c[1])
+
+
+def _string(token: Token) -> tuple[str, str]:
+    return ("string", token.value[1:-1])
+
+
+def _call_forms(entry: Any, fname: str) -> str:
+    """ (or two: log(x, base)): the other numbers of arguments a call may have."""
+    forms = [f"{_count(n).split()[0]}: {fname}({', '.join(f.__code__.co_varnames[:n])})"
+             for n, f in entry.overloads if callable(f)]
+    return "".join(f" (or {form})" for form in forms)
+
+
+def _count(n: int) -> str:
+    return {0: "no arguments", 1: "one argument", 2: "two arguments", 3: "three arguments"}[n]
+
+
+def _superscript(text: str) -> float:
+    return float("".join(str("⁰¹²³⁴⁵⁶⁷⁸⁹".index(ch)) for ch in text))
+
+
+_COMPARE = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
+
+
+class _Brackets:
+    """A new line inside ( ) or [ ] continues the statement: multi-line calls and arrays."""
+
+    always_accept = ("_SEP",)
+
+    def __init__(self) -> None:
+        self.open: list[Token] = []  # brackets not yet closed, for "never closed" messages
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        self.open = []
+        for token in stream:
+            if token.type in ("LPAR", "LSQB"):
+                self.open.append(token)
+            elif token.type in ("RPAR", "RSQB"):
+                if self.open:
+                    self.open.pop()
+            elif token.type == "_SEP" and self.open and token.value != ";":
+                continue
+            yield token
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    callbacks = _Callbacks()
+    # cache=True stores the LALR tables in the temp folder, so later starts skip building them.
+    parser = Lark(grammar_text(), parser="lalr", lexer="basic", transformer=callbacks, cache=True,
+                  propagate_positions=False, postlex=_BRACKETS)
+    return parser
+
+
+_BRACKETS = _Brackets()
+
+
+class _State:
+    def __init__(self, source: str):
+        self.program = Program(graph=Graph(), source=source)
+        self.literals: set[int] = set()  # const nodes written as number literals
+        self.first_use: dict[str, Token] = {}
+        self.last_line = 1  # line of the latest name, number or call: where a bare statement is
+        self.lines = source.split("\n")  # split once: a program may have 100,000 lines
+
+    def line_text(self, line: int) -> str:
+        return self.lines[line - 1].strip() if 1 <= line <= len(self.lines) else ""
+
+    @property
+    def graph(self) -> Graph:
+        return self.program.graph
+
+    def const(self, value: float, token: Token | None = None) -> int:
+        node = self.graph.add("const", (), (value, None))
+        self.literals.add(node)
+        if token is not None:
+            self.last_line = token.line
+        return node
+
+    def apply(self, op_name: str, args: tuple[int, ...]) -> int:
+        return self.graph.add(op_name, args)
+
+    def array(self, items: list[int]) -> int:
+        """[a, b, ...]: a constant when every element is a number (or a constant array),
+        otherwise the elements stacked, so gradients flow to them."""
+        if all(i in self.literals for i in items):
+            values = [self.graph[i].attr[0] for i in items]
+            shapes = {np.shape(v) for v in values}
+            if len(shapes) > 1:
+                shown = ", ".join(str(np.shape(v)) for v in values)
+                text = self.line_text(self.last_line)
+                raise ParseError(f"the rows of an array literal have different shapes: {shown}, in `{text}`",
+                                 line=self.last_line, source=self.program.source)
+            node = self.graph.add("const", (), (np.array(values, dtype=np.float64), None))
+            self.literals.add(node)
+            return node
+        return self.graph.add("stack", tuple(items), (("axis", 0),))
+
+    def index(self, target: int, subscripts: list[Any]) -> int:
+        key = []
+        for item in subscripts:
+            if isinstance(item, tuple):  # ("slice", start, stop, step)
+                key.append(("slice", *(None if v is None else self._whole(v) for v in item[1:])))
+            else:
+                key.append(self._whole(item))
+        return self.graph.add("index", (target,), (("index", tuple(key)),))
+
+    def _whole(self, node_id: int) -> int:
+        node = self.graph[node_id]
+        if node.op != "const" or np.ndim(node.attr[0]) or not float(node.attr[0]).is_integer():
+            raise ParseError("an index must be a whole number written in the program (A[0], A[:, 1])",
+                             line=self.last_line, source=self.program.source)
+        return int(node.attr[0])
+
+    def neg(self, arg: int) -> int:
+        if arg in self.literals and np.ndim(self.graph[arg].attr[0]) == 0:
+            return self.const(-self.graph[arg].attr[0])  # -2 is the number -2: prints and reads back
+        return self.apply("neg", (arg,))
+
+    def name(self, token: Token) -> int:
+        text = token.value
+        self.last_line = token.line
+        bound = self.program.bindings.get(text)
+        if bound is not None:
+            return bound
+        if text in CONSTANTS:
+            return self.graph.add("const", (), (CONSTANTS[text], "pi" if text == "π" else text))
+        if lookup_function(text) is not None:
+            raise ParseError(f"'{text}' is a function: call it with parentheses, as {text}(x)",
+                             line=token.line, column=token.column, source=self.program.source)
+        return self._input(text, token)
+
+    def _input(self, text: str, token: Token) -> int:
+        node = self.graph.add("input", (), text)
+        if text not in self.program.inputs:
+            self.program.inputs[text] = node
+            self.program.labels[node] = text
+            self.first_use[text] = token
+        return node
+
+    def call(self, token: Token, args: list[Any]) -> int:
+        fname = token.value
+        self.last_line = token.line
+        where = dict(line=token.line, column=token.column, source=self.program.source)
+        positional = [a for a in args if not (isinstance(a, tuple) and a[0] == "keyword")]
+        keywords = [a for a in args if isinstance(a, tuple) and a[0] == "keyword"]
+        entry = lookup_function(fname)
+        if entry is None:
+            near = nearest_function(fname)
+            hint = f"did you mean {near}?" if near else "see `adiff functions` for the list"
+            raise ParseError(f"unknown function '{fname}': {hint}", **where)
+        if entry.derivative:
+            return self.derivative(entry, positional, keywords, where)
+        overload = dict(entry.overloads).get(len(positional))
+        if isinstance(overload, str):  # max(A), max(A, axis=0): another entry
+            entry = OPS[overload]
+        elif overload is not None or entry.expand is not None:  # log(x, base), mse(p, y)
+            return self._expand(overload or entry.expand, entry, fname, positional, keywords, where)
+        n_arrays = len(positional) if entry.variadic else min(entry.arity, len(positional))
+        arrays = tuple(self._array_arg(a, fname, where) for a in positional[:n_arrays])
+        params = self._params(entry, fname, positional[n_arrays:], keywords, where)
+        if len(arrays) != entry.arity and not (entry.variadic and arrays):
+            what = "one or more arrays" if entry.variadic else _count(entry.arity)
+            raise ParseError(f"{fname}() takes {what}{_call_forms(entry, fname)}, but {len(positional)} "
+                             "were given", **where)
+        return self.graph.add(entry.name, arrays, params or None)
+
+    def _expand(self, expand: Any, entry: Any, fname: str, positional: list[Any], keywords: list[Any],
+                where: dict) -> int:
+        """A call written with other operations when it is read (a macro, or an overload)."""
+        arity = expand.__code__.co_argcount
+        if len(positional) != arity or keywords:
+            raise ParseError(f"{fname}() takes {_count(arity)}, but {len(positional) + len(keywords)} "
+                             "were given", **where)
+        builder = Builder(self.graph, simplify=False)
+        return expand(*(Sym(builder, self._array_arg(a, fname, where)) for a in positional)).id
+
+    def derivative(self, entry: Any, args: list[Any], keywords: list[Any], where: dict) -> int:
+        """grad(f, x): the exact partial of f with respect to x (an input or a named step, held
+        independent), as a node that parse.py expands into the derivative's graph, so it nests;
+        hessian(f, x): its Jacobian in x."""
+        fname = entry.name
+        if len(args) != 2 or keywords or any(isinstance(a, tuple) for a in args):
+            raise ParseError(f"{fname}() takes two arguments: {fname}(f, x)", **where)
+        target, wrt = args
+        if self.graph[wrt].op != "input" and wrt not in self.program.labels:
+            raise ParseError(f"{fname}(f, x): x must be an input or a named step of the program", **where)
+        gradient = self.graph.add("grad", (target, wrt), (where["line"], where["column"]))
+        if fname == "grad":
+            return gradient
+        return self.graph.add("hessian", (gradient, wrt))
+
+    def _array_arg(self, arg: Any, fname: str, where: dict) -> int:
+        if isinstance(arg, tuple):  # a string
+            raise ParseError(f"{fname}(): the text {arg[1]!r} cannot be an argument here", **where)
+        return arg
+
+    def _params(self, entry: Any, fname: str, extra: list[Any], keywords: list[Any],
+                where: dict) -> tuple[tuple[str, Any], ...]:
+        """Parameters after the arguments, positional or by keyword: numbers or text, fixed
+        when the program is read (axis=0, stride=2, padding="same")."""
+        names = [n for n, _ in entry.params]
+        values: dict[str, Any] = {}
+        if names and names[0].startswith("*"):  # reshape(A, 2, 3), zeros(2, 3)
+            values[names[0][1:]] = tuple(self._constant(a, fname, where) for a in extra)
+        elif len(extra) > len(names):
+            raise ParseError(f"{fname}() takes {_count(entry.arity)}"
+                             + (f" and the parameters {', '.join(names)}" if names else "")
+                             + f", but {entry.arity + len(extra)} were given", **where)
+        else:
+            values.update({n: self._constant(a, fname, where) for n, a in zip(names, extra, strict=False)})
+        for _, key, value in keywords:
+            if key.value not in names:
+                takes = f"its parameters are {', '.join(names)}" if names else "it takes none"
+                raise ParseError(f"{fname}() has no parameter '{key.value}': {takes}",
+                                 line=key.line, column=key.column, source=self.program.source)
+            values[key.value] = self._constant(value, fname, where)
+        missing = [n for n, default in entry.params if default is REQUIRED and n not in values]
+        if missing:
+            raise ParseError(f"{fname}() needs {missing[0]}=", **where)
+        return tuple((n.lstrip("*"), values[n.lstrip("*")]) for n, _ in entry.params
+                     if n.lstrip("*") in values)
+
+    def _constant(self, arg: Any, fname: str, where: dict) -> Any:
+        if isinstance(arg, tuple):  # ("string", text)
+            return arg[1]
+        node = self.graph[arg]
+        if node.op != "const":
+            raise ParseError(f"{fname}(): parameters must be numbers written in the program", **where)
+        value = node.attr[0]
+        if isinstance(value, np.ndarray):
+            return tuple(int(v) for v in value.ravel())
+        return int(value) if float(value).is_integer() else value
+
+    def expect(self, comparison: int, tolerance: int | None) -> None:
+        """expect LHS == RHS [within TOL]: a check the run reports."""
+        prog = self.program
+        line = self.last_line
+        text = self.line_text(line)
+        node = self.graph[comparison]
+        if node.op != "eq":
+            raise ParseError("expect needs a comparison with ==, as in: expect grad(f, x) == -1.2267",
+                             line=line, source=prog.source)
+        tol = None
+        if tolerance is not None:
+            if self.graph[tolerance].op != "const" or np.ndim(self.graph[tolerance].attr[0]):
+                raise ParseError("within takes a number: expect f == 1 within 1e-6", line=line,
+                                 source=prog.source)
+            tol = float(self.graph[tolerance].attr[0])
+            if not tol >= 0:
+                raise ParseError(f"within takes a tolerance of 0 or more, got {tol:g}", line=line,
+                                 source=prog.source)
+        prog.expects.append(Expect(node.args[0], node.args[1], tol, line, text, comparison))
+
+    def statement(self, name_token: Token | None, node: int) -> None:
+        prog = self.program
+        line = name_token.line if name_token is not None else self.last_line
+        name = name_token.value if name_token is not None else None
+        if name is not None and (name in CONSTANTS or lookup_function(name) is not None):
+            raise ParseError(f"'{name}' is a built-in name and cannot be assigned",
+                             line=name_token.line, column=name_token.column, source=prog.source)
+        if name is not None and node in self.literals:
+            # `x = 2` declares an input x with default value 2.
+            prog.defaults[name] = self.graph[node].attr[0]
+            node = self._input(name, name_token)
+        if name is not None:
+            prog.bindings[name] = node
+            if self.graph[node].op not in ("input",):
+                prog.labels.setdefault(node, name)
+        text = self.line_text(line) if line else ""
+        prog.statements.append(Statement(name, node, line or 0, text))
+        prog.target = node
+        prog.target_name = name
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Parsing makes many small acyclic objects; the cycle collector's full passes over them
+    would make a 100,000-node program cost more than linear time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def read(source: str) -> Program:
+    """Read program text into a Program (graph, statements, inputs), with grad() calls as
+    unexpanded `grad` nodes; raises ParseError. parse.parse() is the whole reading."""
+    if len(source) > MAX_PROGRAM_CHARS:
+        raise ParseError(f"the program is {len(source):,} characters long; the limit is "
+                         f"{MAX_PROGRAM_CHARS:,}")
+    if not source.strip() or all(not ln.split("#")[0].strip(" \t\r;") for ln in source.split("\n")):
+        raise ParseError("the program is empty: give an expression such as \"exp(sin(x^2))\"")
+    parser = _parser()
+    state = _State(source)
+    token = _STATE.set(state)
+    try:
+        with _no_gc():
+            parser.parse(source)
+    except VisitError as err:  # an error raised in a callback arrives wrapped
+        if isinstance(err.orig_exc, AdiffError):
+            raise err.orig_exc from None
+        raise
+    except UnexpectedInput as err:
+        raise _syntax_error(err, source) from None
+    finally:
+        _STATE.reset(token)
+    prog = state.program
+    if prog.target is None:
+        raise ParseError("the program has no expression to evaluate (only expect lines)")
+    if prog.target_name is None:
+        name = "f" if "f" not in prog.bindings and "f" not in prog.inputs else "result"
+        prog.bindings[name] = prog.target
+        prog.labels.setdefault(prog.target, name)
+        prog.target_name = name
+        prog.statements[-1].name = name
+    prog.first_use = state.first_use  # type: ignore[attr-defined]
+    return prog
+
+
+def _syntax_error(err: UnexpectedInput, source: str) -> ParseError:
+    line, column = getattr(err, "line", None), getattr(err, "column", None)
+    if isinstance(err, UnexpectedCharacters):
+        char = source[err.pos_in_stream] if err.pos_in_stream < len(source) else "?"
+        return ParseError(f"unexpected character '{char}'", line=line, column=column, source=source)
+    expected = sorted(getattr(err, "expected", None) or getattr(err, "accepts", None) or [])
+    words = _expected_words(expected)
+    if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
+        if _BRACKETS.open:
+            bracket = _BRACKETS.open[-1]
+            return ParseError(f"this '{bracket.value}' is never closed: expected {words}",
+                              line=bracket.line, column=bracket.column, source=source)
+        lines = source.split("\n")
+        line = len(lines)
+        column = len(lines[-1]) + 1
+        return ParseError(f"the program ended early: expected {words}", line=line, column=column,
+                          source=source)
+    token = err.token  # type: ignore[attr-defined]
+    shown = "end of the line" if token.type == "_SEP" and token.value != ";" else f"'{token.value}'"
+    return ParseError(f"unexpected {shown}: expected {words}", line=token.line,
+                      column=token.column, source=source)
+
+
+def _expected_words(expected: list[str]) -> str:
+    names = set(expected)
+    if len(names) > 1:
+        names.discard("EQUAL")  # only a keyword argument would take it; not worth suggesting
+    parts = []
+    if {"NUMBER", "NAME"} <= names:
+        parts.append("an expression (a number, a name, a function call or '(')")
+        names -= {"NUMBER", "NAME", "FUNC", "LPAR", "MINUS", "PLUS", "LSQB", "STRING", "COLON"}
+    operators = names & {"PLUS", "MINUS", "TIMES", "SLASH", "POW", "COMPARE", "SUPERSCRIPT", "AT",
+                         "LSQB", "QUOTE"}
+    if len(operators) >= 3:
+        parts.append("an operator (+ - * / ^)")
+        names -= operators
+    parts += [_WORDS.get(n, n.lower()) for n in sorted(names) if not n.startswith("__")]
+    if not parts:
+        return "something else"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
