@@ -75,7 +75,7 @@ class FitResult:
     batch_size: int
     epochs: int
     shuffle: bool
-    seed: int
+    seed: int | None  # of the shuffling; None when the batches are taken in order
     dtype: str
     n_samples: int
     initial: dict[str, Any]  # parameter -> value before training
@@ -306,7 +306,7 @@ def fit(program: Program, *, params: list[str], samples: list[str], inputs: dict
     if batch_size > n_samples:
         notes.append(f"--batch-size {batch_size} is larger than the {n_samples} samples: "
                      "one batch of all of them per epoch")
-    if seed is None:
+    if seed is None and shuffle:  # drawn, so that the result can say which it was
         seed = int(np.random.default_rng().integers(2**31))
     rng = np.random.default_rng(seed) if shuffle else None
     step_size = kind(lr)

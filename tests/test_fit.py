@@ -322,3 +322,16 @@ def test_ctrl_c_stops_after_a_step_and_shows_the_state(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted: stopped after" in err
     assert "Parameters" in out and "W1" in out
+
+
+def test_every_fit_option_is_in_the_readme(run):
+    """The README's section and `adiff fit --help` stay in step."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    code, out, _ = run("fit", "--help")
+    assert code == 0
+    options = set(re.findall(r"(--[a-z][a-z-]+)", out)) - {"--help"}
+    assert {"--params", "--samples", "--no-shuffle", "--check-gradient"} <= options
+    missing = sorted(o for o in options if o not in readme)
+    assert not missing, f"{missing} are not in the README"
+    assert "## Training: `adiff fit`" in readme
