@@ -32,8 +32,20 @@ def test_unclosed_bracket_is_named_where_it_opens(run):
 
 
 def test_new_lines_inside_brackets_continue_the_statement(run):
-    code, out, _ = run("grad", "A = [[1, 2],\n     [3, 4]]\nf = sum(A *\n  A)", "--json")
+    code, out, err = run("grad", "A = [[1, 2],\n     [3, 4]]\nf = sum(A *\n  A)", "--json")
+    assert code == 0, err
+    assert err == ""
+    doc = json.loads(out)
+    # two statements, not four: A is the 2×2 literal and f = sum(A·A)
+    assert doc["inputs"] == {"A": [[1.0, 2.0], [3.0, 4.0]]}
+    assert doc["targets"] == {"f": 30.0}
+    assert doc["gradients"] == {"f": {"A": [[2.0, 4.0], [6.0, 8.0]]}}
+    assert [n["expr"] for n in doc["nodes"]] == ["A", "A·A", "sum(A·A)"]
+    assert doc["warnings"] == []
+    # the same program with each statement on one line gives the same document
+    code, one_line, _ = run("grad", "A = [[1, 2], [3, 4]]\nf = sum(A * A)", "--json")
     assert code == 0
+    assert json.loads(one_line) == doc
 
 
 def test_program_ending_early(run):

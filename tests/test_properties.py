@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from autodiff_cli.api import grad
-from autodiff_cli.errors import AdiffError
+from autodiff_cli.errors import AdiffError, ParseError
 from autodiff_cli.graph import Graph
 from autodiff_cli.ops import FUNCTIONS as ALL_FUNCTIONS
 from autodiff_cli.parse import parse
@@ -464,10 +464,40 @@ def test_junk_tokens(text: str) -> None:
     parses_or_adiff_error(text)
 
 
-@pytest.mark.parametrize("text", [
-    "", "   ", "#", ";;", "\n\n", "x =", "= x", "sin", "sin()", "sin(x, y)", "log(x, 2, 3)", "sin(y=2)",
-    "pi = 3", "sin = 2", "foo(x)", "x(y)", "2x(y)", "1 2", "x y", "(", ")", "x^", "x < y < z", "$",
-    "x\\y", "{x}", "'x'", '"x"', "x @ y", "1e", "²", "x = 1; x(2)", "where(x<y, 1)", "¹",
-])
-def test_malformed_programs_raise_adiff_error(text: str) -> None:
-    parses_or_adiff_error(text)
+EMPTY = "the program is empty"
+ENDED_EARLY = "the program ended early: expected an expression"
+MALFORMED = [  # (text, how the error's message starts)
+    ("", EMPTY), ("   ", EMPTY), ("#", EMPTY), (";;", EMPTY), ("\n\n", EMPTY),
+    ("x =", ENDED_EARLY), ("= x", "unexpected '='"),
+    ("sin", "'sin' is a function: call it with parentheses"),
+    ("sin()", "sin() takes one argument, but 0 were given"),
+    ("sin(x, y)", "sin() takes one argument, but 2 were given"),
+    ("log(x, 2, 3)", "log() takes one argument, but 3 were given"),
+    ("sin(y=2)", "sin() has no parameter 'y'"),
+    ("pi = 3", "'pi' is a built-in name and cannot be assigned"),
+    ("sin = 2", "'sin' is a built-in name and cannot be assigned"),
+    ("foo(x)", "unknown function 'foo'"), ("x(y)", "unknown function 'x'"),
+    ("2x(y)", "unknown function 'x'"), ("1 2", "unexpected '2'"), ("x y", "unexpected 'y'"),
+    ("(", "this '(' is never closed"), (")", "unexpected ')'"), ("x^", ENDED_EARLY),
+    ("x < y < z", "unexpected '<'"), ("$", "unexpected character '$'"),
+    ("x\\y", "unexpected character '\\'"), ("{x}", "unexpected character '{'"),
+    ("'x'", "unexpected '''"), ('"x"', "unexpected '\"x\"'"),
+    # `x @ y` (matmul) and `1e` (1·e) are programs (test_valid_look_alikes_parse); these are not
+    ("x @", ENDED_EARLY), ("x @ @ y", "unexpected '@'"), ("1e+", ENDED_EARLY),
+    ("²", "unexpected '²'"), ("x = 1; x(2)", "unknown function 'x'"),
+    ("where(x<y, 1)", "where() takes three arguments, but 2 were given"), ("¹", "unexpected '¹'"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), MALFORMED)
+def test_malformed_programs_raise_adiff_error(text: str, message: str) -> None:
+    with pytest.raises(ParseError) as info:
+        parse(text)
+    assert info.value.exit_code == 2
+    assert info.value.message.startswith(message), info.value.message
+
+
+@pytest.mark.parametrize(("text", "op"), [("x @ y", "matmul"), ("1e", "mul")])
+def test_valid_look_alikes_parse(text: str, op: str) -> None:
+    prog = parse(text)
+    assert prog.graph[prog.target].op == op
