@@ -13,6 +13,7 @@ import numpy as np
 
 from .api import CompareResult, DiffResult, GradResult, JacobianResult
 from .engine import LinearMap
+from .numfmt import format_value
 
 ROWS_SHOWN = 40  # nodes shown without --all-nodes: the first and last 20
 
@@ -31,17 +32,7 @@ def fmt(value: Any, digits: int = 10, full: bool = False) -> str:
     summarized (first and last elements) after their shape unless `full`."""
     if value is None or isinstance(value, LinearMap):
         return ""
-    arr = np.asarray(value)
-    if arr.ndim == 0:
-        v = float(arr)
-        if v == 0:
-            return "0"
-        return f"{v:.{digits}g}"
-    digits = min(digits, 8)
-    text = np.array2string(arr, separator=", ", threshold=sys.maxsize if full else 12, edgeitems=2,
-                           max_line_width=60 if arr.ndim > 1 else 10_000,
-                           formatter={"float_kind": lambda v: "0" if v == 0 else f"{v:.{digits}g}"})
-    return text if full or arr.size <= 12 else f"shape {arr.shape}: {text}"
+    return format_value(value, digits, full=full)
 
 
 def _d(label: str) -> str:
