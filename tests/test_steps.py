@@ -14,7 +14,8 @@ import time
 import pytest
 
 from autodiff_cli.api import grad
-from autodiff_cli.steps import _close_latex, steps_text
+from autodiff_cli.chain_writers import close_latex
+from autodiff_cli.steps import steps_text
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -315,11 +316,11 @@ def test_latex_small_numbers_and_long_expressions():
 def test_close_latex_balances_a_cut_expression():
     for cut in [r"\frac{\left(a + \sqrt{b", r"\left|x\right| + \operatorname{sig", r"x^{2} + \left",
                 r"\frac{1}{2} \cdot \left(a\right)", r"e^{\left(x"]:
-        closed = _close_latex(cut + "…")
+        closed = close_latex(cut + "…")
         assert balanced(closed), closed
         assert len(re.findall(r"\\left[^a-zA-Z]", closed)) == len(re.findall(r"\\right[^a-zA-Z]", closed))
         assert r"\dots" in closed
-    assert _close_latex("x + y") == "x + y"
+    assert close_latex("x + y") == "x + y"
 
 
 # --- not connected, arrays ------------------------------------------------------------------------
