@@ -222,6 +222,8 @@ def linearize(program: Program, values: list[Any], needed: set[int],
                 if arg not in needed:
                     continue
                 rule = entry.partial(i)
+                if rule is None and entry.is_array:  # a shape argument (reshape_as(g, a)): no edge
+                    continue
                 if isinstance(rule, Linear):
                     partials[(node_id, i)] = _linear_map(entry, rule, i, args, y, params)
                     continue
