@@ -1,0 +1,185 @@
+"""Training speed (issue 11, adiff fit), as ratios against baselines measured in the same run.
+
+    python benchmarks/bench_fit.py [--runs N] [--skip-large]
+
+1. Whole process: the issue's command (the lecture's from3, 240 steps) against
+   `adiff grad -f samples/dense_2_2_2.adiff` (goal: within 1.3x: training adds little to
+   start-up); median of --runs interleaved runs, so both see the same load on a shared machine.
+2. In process, per step at batch size 1 on the 2-2-2 network: training.fit against the same
+   training written by hand in numpy (forward, backpropagation, update; goal: at most 3x).
+   The trained weights of both are checked to agree first.
+3. A 64-256-10 network, softmax cross-entropy, 20,000 synthetic samples, batch size 128,
+   3 epochs: training.fit against numpy by hand (goal: within 1.5x), and peak memory of each
+   (tracemalloc).
+4. PyTorch eager on the work of 2 and 3, where torch is installed here.
+Prints the figures; asserts nothing about time. BLAS runs one thread (for this script and the
+processes it starts): on this project's 2 shared cores OpenBLAS's threads make a 128×64 @ 64×256
+product take anywhere from 0.2 to 30 ms, which would measure the load, not the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")  # before numpy is imported
+
+import numpy as np  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLE = os.path.join("samples", "dense_2_2_2.adiff")
+FIT_ARGS = ["--params", "W1,b1,W2,b2", "--samples", "X,Y", "--batch-size", "1", "--lr", "1",
+            "--epochs", "120", "--no-shuffle", "--predict", "P",
+            "--query", "X=[[0.9,0.1],[0.1,0.9],[0.8,0],[0.2,0.9]]"]
+LARGE = "H = relu(X @ W1 + b1); Z = H @ W2 + b2\nloss = -mean(sum(Y * log(softmax(Z, axis=-1)), axis=-1))"
+
+
+def adiff_command() -> list[str]:
+    found = shutil.which("adiff")
+    return [found] if found else [sys.executable, "-m", "autodiff_cli"]
+
+
+def wall(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, capture_output=True, check=True, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def median_time(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak(fn) -> int:
+    tracemalloc.start()
+    fn()
+    _, top = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return top
+
+
+def dense_by_hand(data: dict, lr: float, epochs: int) -> dict:
+    """The 2-2-2 network of the lecture trained by hand: batch size 1, samples in order."""
+    X, Y = data["X"], data["Y"]
+    W1, b1, W2, b2 = (np.array(data[k]) for k in ("W1", "b1", "W2", "b2"))
+    for _ in range(epochs):
+        for i in range(len(X)):
+            x, y = X[i:i + 1], Y[i:i + 1]
+            h = 1 / (1 + np.exp(-(x @ W1 + b1)))
+            p = h @ W2 + b2
+            dp = 2 * (p - y) / p.size
+            dz1 = (dp @ W2.T) * h * (1 - h)
+            W2, b2 = W2 - lr * (h.T @ dp), b2 - lr * dp.sum(axis=0)
+            W1, b1 = W1 - lr * (x.T @ dz1), b1 - lr * dz1.sum(axis=0)
+    return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
+
+
+def softmax_by_hand(data: dict, lr: float, batch: int, epochs: int) -> dict:
+    """64-256-10, relu, softmax cross-entropy, batches in order, by hand."""
+    X, Y = data["X"], data["Y"]
+    W1, b1, W2, b2 = (np.array(data[k]) for k in ("W1", "b1", "W2", "b2"))
+    for _ in range(epochs):
+        for i in range(0, len(X), batch):
+            x, y = X[i:i + batch], Y[i:i + batch]
+            z1 = x @ W1 + b1
+            h = np.maximum(z1, 0)
+            z = h @ W2 + b2
+            e = np.exp(z - z.max(axis=-1, keepdims=True))
+            s = e / e.sum(axis=-1, keepdims=True)
+            dz = (s - y) / len(x)
+            dh = (dz @ W2.T) * (z1 > 0)
+            W2, b2 = W2 - lr * (h.T @ dz), b2 - lr * dz.sum(axis=0)
+            W1, b1 = W1 - lr * (x.T @ dh), b1 - lr * dh.sum(axis=0)
+    return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--skip-large", action="store_true", help="leave out part 3")
+    args = parser.parse_args()
+    from autodiff_cli import training
+    from autodiff_cli.parse import parse
+
+    adiff = adiff_command()
+    fit_cmd = [*adiff, "fit", "-f", SAMPLE, *FIT_ARGS]
+    grad_cmd = [*adiff, "grad", "-f", SAMPLE]
+    wall(fit_cmd), wall(grad_cmd)  # warm the file cache
+    fits, grads = [], []
+    for _ in range(args.runs):  # interleaved
+        fits.append(wall(fit_cmd))
+        grads.append(wall(grad_cmd))
+    fit_s, grad_s = statistics.median(fits), statistics.median(grads)
+    print(f"1. whole process, median of {args.runs} interleaved runs (piped)")
+    print(f"   adiff grad -f {SAMPLE}   {grad_s:7.3f} s")
+    print(f"   adiff fit ... (from3, 240 steps)     {fit_s:7.3f} s   ratio {fit_s / grad_s:.2f} "
+          f"(goal <= 1.3)")
+
+    with open(os.path.join(ROOT, SAMPLE), encoding="utf-8") as f:
+        prog = parse(f.read())
+    data = {k: np.asarray(v, dtype=np.float64) for k, v in prog.defaults.items()}
+
+    def ours():
+        return training.fit(prog, params=["W1", "b1", "W2", "b2"], samples=["X", "Y"], batch_size=1, lr=1,
+                            epochs=120, shuffle=False)
+
+    trained = ours().trained
+    by_hand = dense_by_hand(data, 1.0, 120)
+    for k in by_hand:
+        assert np.allclose(trained[k], by_hand[k], rtol=1e-10, atol=1e-12), k
+    ours_s = median_time(ours, args.runs)
+    hand_s = median_time(lambda: dense_by_hand(data, 1.0, 120), args.runs)
+    print(f"2. in process, 2-2-2 network, batch size 1, 240 steps, median of {args.runs}")
+    print(f"   numpy by hand          {hand_s / 240 * 1e6:8.1f} us per step")
+    print(f"   adiff training.fit     {ours_s / 240 * 1e6:8.1f} us per step   ratio {ours_s / hand_s:.1f} "
+          f"(goal <= 3)")
+
+    if not args.skip_large:
+        rng = np.random.default_rng(0)
+        n = 20_000
+        labels = rng.integers(0, 10, n)
+        large = {"X": rng.normal(size=(n, 64)), "Y": np.eye(10)[labels],
+                 "W1": rng.normal(0, np.sqrt(2 / 64), (64, 256)), "b1": np.zeros(256),
+                 "W2": rng.normal(0, np.sqrt(2 / 256), (256, 10)), "b2": np.zeros(10)}
+        large_prog = parse(LARGE)
+
+        def ours_large():
+            return training.fit(large_prog, params=["W1", "b1", "W2", "b2"], samples=["X", "Y"], inputs=large,
+                                batch_size=128, lr=0.1, epochs=3, shuffle=False)
+
+        got = ours_large().trained
+        want = softmax_by_hand(large, 0.1, 128, 3)
+        for k in want:
+            assert np.allclose(got[k], want[k], rtol=1e-8, atol=1e-10), k
+        runs = max(1, args.runs // 2)
+        big_ours = median_time(ours_large, runs)
+        big_hand = median_time(lambda: softmax_by_hand(large, 0.1, 128, 3), runs)
+        mem_ours, mem_hand = peak(ours_large), peak(lambda: softmax_by_hand(large, 0.1, 128, 3))
+        print(f"3. in process, 64-256-10 softmax cross-entropy, 20,000 samples, batch 128, 3 epochs, "
+              f"median of {runs}")
+        print(f"   numpy by hand          {big_hand:8.3f} s")
+        print(f"   adiff training.fit     {big_ours:8.3f} s   ratio {big_ours / big_hand:.2f} (goal <= 1.5)")
+        print(f"   peak memory beyond the data: numpy {mem_hand / 2**20:.1f} MiB, "
+              f"adiff {mem_ours / 2**20:.1f} MiB")
+
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("4. PyTorch: not installed here; no comparison")
+        return
+    print("4. PyTorch: installed, but this script does not time it yet")
+
+
+if __name__ == "__main__":
+    main()
