@@ -80,7 +80,7 @@ class FitResult:
     n_samples: int
     initial: dict[str, Any]  # parameter -> value before training
     trained: dict[str, Any]  # parameter -> value after training (or where it stopped)
-    loss_before: float  # the cost over all samples at the initial parameters
+    loss_before: float  # the cost over all samples at the initial parameters (batch by batch)
     loss_after: float | None  # the same at the trained parameters
     epoch_losses: list[float] = field(default_factory=list)  # mean batch loss of each epoch
     steps_done: int = 0
@@ -155,6 +155,20 @@ class Plan:
         """The cost (its mean, when it is an array) and the forward values."""
         values, _ = forward(self.program, inputs, self.dtype, overrides=self.skipped)
         return float(np.mean(values[self.cost_node])), values
+
+    def loss_over(self, inputs: dict[str, Any], samples: list[str], n: int,
+                  batch_size: int) -> tuple[float, list[Any]]:
+        """The cost over all samples, as Keras's evaluate computes it: batch by batch (so no
+        more memory than a step needs), each batch's cost weighted by its rows; for a cost that
+        is a mean over the rows (mse), the cost of the whole set. Returns the values of the
+        first batch whose cost is not finite, or of the last batch."""
+        total = 0.0
+        for rows in _batches(n, batch_size, None):
+            loss, values = self.loss({**inputs, **{s: inputs[s][rows] for s in samples}})
+            if not math.isfinite(loss):
+                return loss, values
+            total += loss * (rows.stop - rows.start)
+        return total / n, values
 
     def gradients(self, inputs: dict[str, Any]) -> tuple[float, dict[str, Any], list[Any], Any]:
         """The cost, ∂cost/∂parameter for each parameter, the forward values, and the first
@@ -311,7 +325,7 @@ def fit(program: Program, *, params: list[str], samples: list[str], inputs: dict
     rng = np.random.default_rng(seed) if shuffle else None
     step_size = kind(lr)
 
-    loss_before, start_values = plan.loss(values)
+    loss_before, start_values = plan.loss_over(values, samples, n_samples, batch_size)
     if not math.isfinite(loss_before):
         raise TrainingStopped(f"the cost {cost_name} is {loss_before} at the initial parameters, before "
                               f"training: {_where_nonfinite(plan, start_values, None)}")
@@ -348,7 +362,7 @@ def fit(program: Program, *, params: list[str], samples: list[str], inputs: dict
         result.interrupted = True
     result.seconds = time.perf_counter() - began
     result.trained = {p: current[p] for p in params}
-    loss_after, _ = plan.loss({**values, **result.trained})
+    loss_after, _ = plan.loss_over({**values, **result.trained}, samples, n_samples, batch_size)
     result.loss_after = loss_after
     if predict:
         result.query = dict(query or {})
