@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from .api import grad, input_values, jsonable
+from .api import grad
 from .engine import forward
-from .errors import EXIT_CHECK, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, AdiffError
+from .errors import EXIT_CHECK, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, AdiffError, UsageError
+from .inputs import EXPECT_ATOL, EXPECT_RTOL, input_values, read_text
 from .parse import parse
-
-RTOL, ATOL = 1e-6, 1e-9  # expect's default tolerance
+from .results import jsonable
 
 
 @dataclass
@@ -80,7 +80,7 @@ def _within(lhs: Any, rhs: Any, tol: float | None, rtol: float, atol: float) -> 
         return ok, np.max(difference) if difference.size else 0.0, text
 
 
-def run_text(text: str, name: str, rtol: float = RTOL, atol: float = ATOL) -> RunResult:
+def run_text(text: str, name: str, rtol: float = EXPECT_RTOL, atol: float = EXPECT_ATOL) -> RunResult:
     """Run one program: evaluate it, check each expect line, differentiate its target with
     respect to its inputs. Errors become part of the result, never an exception."""
     start = time.perf_counter()
@@ -113,20 +113,14 @@ def run_text(text: str, name: str, rtol: float = RTOL, atol: float = ATOL) -> Ru
     return result
 
 
-def run_file(path: str, rtol: float = RTOL, atol: float = ATOL, stdin_text: str | None = None) -> RunResult:
+def run_file(path: str, rtol: float = EXPECT_RTOL, atol: float = EXPECT_ATOL,
+             stdin_text: str | None = None) -> RunResult:
     if path == "-":
         return run_text(stdin_text or "", "-", rtol, atol)
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        return RunResult(path, error=f"cannot read {path}: no such file", error_code=EXIT_USAGE)
-    except IsADirectoryError:
-        return RunResult(path, error=f"cannot read {path}: it is a folder", error_code=EXIT_USAGE)
-    except UnicodeDecodeError:
-        return RunResult(path, error=f"cannot read {path}: it is not UTF-8 text", error_code=EXIT_USAGE)
-    except OSError as err:
-        return RunResult(path, error=f"cannot read {path}: {err.strerror}", error_code=EXIT_USAGE)
+        text = read_text(path)
+    except UsageError as err:
+        return RunResult(path, error=err.message, error_code=EXIT_USAGE)
     return run_text(text, path, rtol, atol)
 
 
@@ -134,7 +128,7 @@ def _run_one(job: tuple[str, float, float, str | None]) -> RunResult:
     return run_file(*job)
 
 
-def run_files(paths: list[str], rtol: float = RTOL, atol: float = ATOL, jobs: int = 1,
+def run_files(paths: list[str], rtol: float = EXPECT_RTOL, atol: float = EXPECT_ATOL, jobs: int = 1,
               stdin_text: str | None = None):
     """Each file's result, in the order given; with jobs > 1, files run in that many processes."""
     work = [(p, rtol, atol, stdin_text) for p in paths]

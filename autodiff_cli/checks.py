@@ -19,10 +19,10 @@ from .engine import (
 )
 from .errors import UsageError
 from .graph import Program
+from .inputs import COMPARE_ATOL, COMPARE_RTOL
 from .ops import OPS
 from .symbolic import Formula, derivative, differentiate
 
-RTOL, ATOL = 1e-5, 1e-8  # float64 defaults: central differences reach about 1e-10 relative
 SWEEP_STEPS = [10.0 ** -k for k in range(1, 15)]
 
 
@@ -109,7 +109,7 @@ MAX_ELEMENTS = 2_000  # per variable, for the element-by-element methods
 
 def check_pairs(program: Program, inputs: dict[str, Any], of: list[tuple[str, int]],
                 wrt: list[tuple[str, int]], convention: str = "tensorflow", eps: float | None = None,
-                rtol: float = RTOL, atol: float = ATOL, sweep: bool = False
+                rtol: float = COMPARE_RTOL, atol: float = COMPARE_ATOL, sweep: bool = False
                 ) -> tuple[list[PairCheck], list[Diagnostic]]:
     values, warnings = forward(program, inputs)
     lin = linearize(program, values, needed_nodes(program, [n for _, n in of]), convention)

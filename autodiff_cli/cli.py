@@ -14,6 +14,8 @@ import numpy as np
 import typer
 
 from .errors import EXIT_INTERNAL, AdiffError, UsageError
+from .inputs import COMPARE_ATOL, COMPARE_RTOL, EXPECT_ATOL, EXPECT_RTOL, parse_at, read_points, read_text
+from .ops import CONVENTIONS
 
 app = typer.Typer(
     name="adiff", add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -23,10 +25,7 @@ app = typer.Typer(
 )
 
 
-class Convention(str, Enum):
-    tensorflow = "tensorflow"
-    pytorch = "pytorch"
-    jax = "jax"
+Convention = Enum("Convention", {name: name for name in CONVENTIONS}, type=str)  # choices of --convention
 
 
 # Options shared by the commands, declared once.
@@ -97,29 +96,30 @@ def read_program(program: str | None, file: Path | None) -> str:
         raise UsageError("give the program as an argument or with -f FILE, not both")
     if file is None and program is None:
         raise UsageError("no program given: pass it as an argument, '-' for standard input, or -f FILE")
-    try:
-        if file is not None:
-            return file.read_text(encoding="utf-8")
-        if program == "-":
+    if file is not None:
+        return read_text(file)
+    if program == "-":
+        try:
             return sys.stdin.read()
-    except FileNotFoundError:
-        raise UsageError(f"cannot read {file}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"cannot read {file}: it is a folder") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"cannot read {file or 'standard input'}: it is not UTF-8 text") from None
-    except OSError as err:
-        raise UsageError(f"cannot read {file}: {err.strerror}") from None
+        except UnicodeDecodeError:
+            raise UsageError("cannot read standard input: it is not UTF-8 text") from None
     return program  # type: ignore[return-value]
 
 
-def parse_at(items: list[str]) -> dict[str, str]:
-    from .api import split_assignments
+def _write(json_: bool, results: Any, show: Callable[[], None]) -> None:
+    """With --json, one JSON document (several results as {"results": [...]}); else show()."""
+    from . import render
 
-    at: dict[str, str] = {}
-    for item in items:
-        at.update(split_assignments(item))
-    return at
+    if json_:
+        docs = [r.to_dict() for r in results] if isinstance(results, list) else [results.to_dict()]
+        sys.stdout.write(render.to_json(docs[0] if len(docs) == 1 else {"results": docs}) + "\n")
+    else:
+        show()
+
+
+def _colour() -> bool:
+    """Colour in plots: on a terminal, unless NO_COLOR is set."""
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
 @app.command()
@@ -152,14 +152,12 @@ def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
                          "they do not go with --wrt or --steps")
     if grid or points is not None:
         table = api.grid(read_program(program, file), grids=grid, of=",".join(of) or None, at=parse_at(at),
-                         points=api.read_points(str(points)) if points is not None else None,
+                         points=read_points(str(points)) if points is not None else None,
                          convention=convention.value, dtype=dtype)
         if csv:
             render.write_csv(table, sys.stdout)
-        elif json_:
-            sys.stdout.write(render.to_json(table.to_dict()) + "\n")
         else:
-            render.print_tables([render.grid_table(table, digits or 10)])
+            _write(json_, table, lambda: render.print_tables([render.grid_table(table, digits or 10)]))
         render.print_warnings(table.warnings)
         return 0 if np.isfinite(table.matrix()).all() else 1
     result = api.grad(read_program(program, file), of=of, wrt=wrt, at=parse_at(at),
@@ -173,11 +171,8 @@ def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
         sys.stdout.write(text.rstrip("\n") + "\n")
         render.print_warnings(result.warnings)
         return result.exit_code
-    if json_:
-        sys.stdout.write(render.to_json(result.to_dict()) + "\n")
-    else:
-        render.print_tables(render.grad_tables(result, digits or 10, all_nodes, full))
-        render.print_warnings(result.warnings)
+    tables = functools.partial(render.grad_tables, result, digits or 10, all_nodes, full)
+    _write(json_, result, lambda: render.print_report(tables(), result.warnings))
     return result.exit_code
 
 
@@ -187,8 +182,8 @@ def compare(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  #
             of: OfOpt = [], wrt: WrtOpt = [], json_: JsonOpt = False, digits: DigitsOpt = 10,  # noqa: B006
             eps: Annotated[float | None, typer.Option(
                 "--eps", help="Step h of the central difference (default: chosen for float64).")] = None,
-            rtol: Annotated[float, typer.Option("--rtol", min=0, help="Relative tolerance.")] = 1e-5,
-            atol: Annotated[float, typer.Option("--atol", min=0, help="Absolute tolerance.")] = 1e-8,
+            rtol: Annotated[float, typer.Option("--rtol", min=0, help="Relative tolerance.")] = COMPARE_RTOL,
+            atol: Annotated[float, typer.Option("--atol", min=0, help="Absolute tolerance.")] = COMPARE_ATOL,
             sweep: Annotated[bool, typer.Option(
                 "--sweep", help="Central-difference error for h = 1e-1 ... 1e-14.")] = False,
             plot_: Annotated[bool, typer.Option(
@@ -207,16 +202,11 @@ def compare(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  #
         from . import plot as plotting
 
         for pair in result.pairs:
-            colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
             drawn = plotting.sweep_plot(pair.sweep, str(output) if output else None,
-                                        f"∂{pair.of}/∂{pair.wrt}: |central difference - reverse|", colour)
+                                        f"∂{pair.of}/∂{pair.wrt}: |central difference - reverse|", _colour())
             if drawn:
                 sys.stdout.write(drawn + "\n")
-    if json_:
-        sys.stdout.write(render.to_json(result.to_dict()) + "\n")
-    else:
-        render.print_tables(render.compare_tables(result, digits))
-        render.print_warnings(result.warnings)
+    _write(json_, result, lambda: render.print_report(render.compare_tables(result, digits), result.warnings))
     return result.exit_code
 
 
@@ -237,12 +227,11 @@ def diff(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
     from . import api, render
 
     results = api.diff(read_program(program, file), of=of, wrt=wrt, order=order, at=parse_at(at))
-    if json_:
-        docs = [r.to_dict() for r in results]
-        sys.stdout.write(render.to_json(docs[0] if len(docs) == 1 else {"results": docs}) + "\n")
-    else:
+    def show() -> None:
         sys.stdout.write(render.diff_lines(results, digits, latex, max_chars or None, factored))
         render.print_warnings([note for r in results[:1] for note in r.notes], prefix="note")
+
+    _write(json_, results, show)
     return 0 if all(r.value is None or np.isfinite(r.value).all() for r in results) else 1
 
 
@@ -262,11 +251,7 @@ def jacobian(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  
 
     results = api.jacobian(read_program(program, file), of=of, wrt=wrt, at=parse_at(at),
                            convention=convention.value)
-    if json_:
-        docs = [r.to_dict() for r in results]
-        sys.stdout.write(render.to_json(docs[0] if len(docs) == 1 else {"results": docs}) + "\n")
-    else:
-        render.print_tables(render.jacobian_tables(results, digits, full))
+    _write(json_, results, lambda: render.print_tables(render.jacobian_tables(results, digits, full)))
     return 0 if all(np.isfinite(r.matrix).all() for r in results) else 1
 
 
@@ -275,8 +260,10 @@ def jacobian(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  
 def run(files: Annotated[list[str], typer.Argument(help="Program files ('-' reads standard input).")],
         json_: Annotated[bool, typer.Option("--json", help="JSON Lines: one object per file.")] = False,
         jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Run files in N processes.")] = 1,
-        rtol: Annotated[float, typer.Option("--rtol", min=0, help="expect's relative tolerance.")] = 1e-6,
-        atol: Annotated[float, typer.Option("--atol", min=0, help="expect's absolute tolerance.")] = 1e-9,
+        rtol: Annotated[float, typer.Option(
+            "--rtol", min=0, help="expect's relative tolerance.")] = EXPECT_RTOL,
+        atol: Annotated[float, typer.Option(
+            "--atol", min=0, help="expect's absolute tolerance.")] = EXPECT_ATOL,
         debug: DebugOpt = False) -> int:
     """Run sample files: evaluate, differentiate, check every expect line.
 
@@ -366,8 +353,7 @@ def plot(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
         raise UsageError("give the range to draw: --over x=-3:3")
     curves = plotting.curves(read_program(program, file), over, order, parse_at(at), of)
     if output is None:
-        colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        sys.stdout.write(plotting.terminal_plot(curves, colour=colour) + "\n")
+        sys.stdout.write(plotting.terminal_plot(curves, colour=_colour()) + "\n")
     else:
         if output.suffix.lower() not in (".png", ".svg", ".pdf"):
             raise UsageError(f"-o {output}: the image must end in .png, .svg or .pdf")
@@ -386,6 +372,82 @@ def functions(debug: DebugOpt = False) -> int:
 
     render.print_tables([render.functions_table(api.function_list())])
     return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# adiff fit: training a program's parameters (the library half is training.py)
+# ----------------------------------------------------------------------------------------------
+
+def _listed(items: list[str]) -> list[str]:
+    return [n.strip() for item in items for n in item.split(",") if n.strip()]
+
+
+@app.command()
+@_handled
+def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
+        params: Annotated[list[str], typer.Option(
+            "--params", help="The inputs to train: W1,b1,W2,b2 or repeated.")] = [],  # noqa: B006
+        samples: Annotated[list[str], typer.Option(
+            "--samples", help="Inputs whose first axis is the sample axis: X,Y. A batch is some of "
+                              "their rows, shape kept.")] = [],  # noqa: B006
+        cost: Annotated[str | None, typer.Option(
+            "--cost", help="The node to lower (default: the last statement); of an array, its mean.")] = None,
+        optimizer: Annotated[str, typer.Option(
+            "--optimizer", help="sgd: after each batch, w ← w − lr·∂cost/∂w for every parameter w.")] = "sgd",
+        lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 0.01,
+        batch_size: Annotated[int, typer.Option("--batch-size", help="Samples per step.")] = 32,
+        epochs: Annotated[int, typer.Option("--epochs", help="Passes over the samples.")] = 1,
+        shuffle: Annotated[bool, typer.Option(
+            "--shuffle/--no-shuffle", help="Shuffle the samples each epoch, or take them in order.")] = True,
+        seed: Annotated[int | None, typer.Option(
+            "--seed", help="Seed of the shuffling (default: drawn, and shown).")] = None,
+        predict: Annotated[list[str], typer.Option(
+            "--predict", help="Nodes to evaluate after training, at --query (e.g. P).")] = [],  # noqa: B006
+        show: Annotated[list[str], typer.Option(
+            "--show", help="More nodes to show at the query, e.g. the hidden layer H.")] = [],  # noqa: B006
+        query: Annotated[list[str], typer.Option(
+            "--query", help="Input values for the predictions: --query \"X=[[0.8, 0]]\".")] = [],  # noqa: B006
+        check_gradient: Annotated[bool, typer.Option(
+            "--check-gradient", help="First compare each parameter's gradient with central differences; "
+                                     "exit code 1, no training, if they disagree.")] = False,
+        json_: JsonOpt = False,
+        digits: Annotated[int, typer.Option("--digits", min=1, max=17, help="Significant digits shown.")] = 6,
+        full: FullOpt = False, dtype: DtypeOpt = "float64",
+        convention: ConventionOpt = Convention.tensorflow, debug: DebugOpt = False) -> int:
+    """Train the parameters of a program on sample arrays by mini-batch SGD, as Keras's model.fit.
+
+    Example: adiff fit -f samples/dense_2_2_2.adiff --params W1,b1,W2,b2 --samples X,Y --batch-size 1
+    --lr 1 --epochs 120 --no-shuffle --predict P --query "X=[[0.8,0],[0.2,0.9]]"
+
+    Exit codes: 0 trained; 1 the loss or a gradient became non-finite (training diverged), or
+    --check-gradient found a disagreement; 2 bad program, names, shapes or options; 130 Ctrl-C
+    (training stops after the current step, and the state reached is shown).
+    """
+    from . import render, training
+    from .inputs import value_of
+    from .parse import parse
+
+    nodes = _listed(predict) + [n for n in _listed(show) if n not in _listed(predict)]
+    if query and not nodes:
+        raise UsageError("--query gives inputs for --predict or --show: name the nodes to evaluate")
+    prog = parse(read_program(program, file))
+    queried = {name: value_of(text, name) for name, text in parse_at(query).items()}
+    given = {name: value_of(text, name) for name, text in parse_at(at).items()}
+    out = sys.stderr if json_ else sys.stdout
+    with render.FitProgress(out, max(epochs, 1), quiet=json_ and not render.wants_rich(out)) as progress:
+        result = training.fit(prog, params=_listed(params), samples=_listed(samples), inputs=given, cost=cost,
+                              optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
+                              shuffle=shuffle, seed=seed, dtype=dtype, convention=convention.value,
+                              check_gradient=check_gradient, predict=nodes, query=queried, progress=progress)
+    if result.interrupted:
+        sys.stderr.write(f"interrupted: stopped after {result.steps_done} steps "
+                         f"({len(result.epoch_losses)} whole epochs); the state reached follows\n")
+    if json_:
+        sys.stdout.write(render.to_json(render.fit_document(result)) + "\n")
+    else:
+        sys.stdout.write(render.fit_heading(result) + "\n")
+        render.print_tables(render.fit_tables(result, digits, full))
+    return result.exit_code
 
 
 def main() -> None:

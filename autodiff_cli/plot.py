@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from .api import _as_program, input_values, parse_grid
+from .api import as_program
 from .engine import forward
 from .errors import UsageError
 from .graph import Program
+from .inputs import input_values, parse_grid, resolve
 from .ops import OPS
 from .symbolic import derivative_in_program
 
@@ -29,7 +30,7 @@ def curves(program: str | Program, over: str, order: int = 1, at: dict[str, Any]
            of: str | None = None) -> Curves:
     """Evaluate f, f′ (and f″ with order 2) at every point of `over` (NAME=START:STOP or
     NAME=START:STOP:COUNT), in one vectorized pass, derivatives exact (built into the graph)."""
-    prog = _as_program(program)
+    prog = as_program(program)
     if over.count(":") == 1:
         over += ":801"
     name, xs = parse_grid(over)
@@ -38,10 +39,10 @@ def curves(program: str | Program, over: str, order: int = 1, at: dict[str, Any]
     if name not in prog.inputs:
         raise UsageError(f"--over {name}: the program has no input '{name}' "
                          f"(its inputs: {', '.join(prog.inputs)})")
-    target = prog.bindings[of] if of else prog.target
+    (target,) = resolve(prog, [of], "--of") if of else (prog.target,)
     for n in prog.graph.ancestors([target]):
         entry = OPS.get(prog.graph[n].op)
-        if entry is not None and entry.vjp is not None:
+        if entry is not None and entry.is_array:
             raise UsageError(f"plot draws programs of scalar operations; {entry.callable_as or entry.name} "
                              "works on whole arrays")
     nodes = {f"{of or prog.target_name}": target}

@@ -11,8 +11,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .api import CompareResult, DiffResult, GradResult, JacobianResult
 from .engine import LinearMap
+from .results import CompareResult, DiffResult, GradResult, GridResult, JacobianResult
 from .numfmt import format_value
 
 ROWS_SHOWN = 40  # nodes shown without --all-nodes: the first and last 20
@@ -141,7 +141,7 @@ def diff_lines(results: list[DiffResult], digits: int = 10, latex: bool = False,
             else r.statements(latex=latex, limit=limit)
         *defs, (_, main) = statements
         lines = [f"{name} = {text}" for name, text in defs]
-        lines.append(f"{r.latex_name if latex else r.name} = {main}")
+        lines.append(f"{_latex_name(r) if latex else r.name} = {main}")
         text = "\n".join(lines)
         if limit and len(text) > limit:
             text = text[:limit] + f"…\n(cut at {limit:,} characters; --max-chars 0 shows all)"
@@ -151,9 +151,25 @@ def diff_lines(results: list[DiffResult], digits: int = 10, latex: bool = False,
     return "\n".join(out) + "\n"
 
 
-def grid_table(result: Any, digits: int = 10, shown: int = 5) -> Table:
+def _latex_name(r: DiffResult) -> str:
+    """\\frac{\\partial^{2} f}{\\partial x^{2}}: the derivative's name in LaTeX."""
+    n = len(r.wrt)
+    top = r"\partial" if n == 1 else rf"\partial^{{{n}}}"
+    if len(set(r.wrt)) == 1:
+        bottom = rf"\partial {r.wrt[0]}" + ("" if n == 1 else f"^{{{n}}}")
+    else:
+        bottom = " ".join(rf"\partial {w}" for w in r.wrt)
+    return rf"\frac{{{top} {r.of}}}{{{bottom}}}"
+
+
+def grid_header(result: GridResult) -> list[str]:
+    """x, f, df/dx: the names of a grid's columns."""
+    return [*result.columns, result.of, *(f"d{result.of}/d{name}" for name in result.partials)]
+
+
+def grid_table(result: GridResult, digits: int = 10, shown: int = 5) -> Table:
     """The first and last points, then the smallest and largest of each column."""
-    header = result.header()
+    header = grid_header(result)
     matrix = result.matrix()
     t = Table(f"{len(matrix):,} point{'s' if len(matrix) != 1 else ''}", ["", *header])
     rows = range(len(matrix)) if len(matrix) <= 2 * shown else [*range(shown), *range(len(matrix) - shown,
@@ -169,10 +185,15 @@ def grid_table(result: Any, digits: int = 10, shown: int = 5) -> Table:
     return t
 
 
-def write_csv(result: Any, stream: TextIO, digits: int = 17) -> None:
-    stream.write(",".join(result.header()) + "\n")
+def write_csv(result: GridResult, stream: TextIO, digits: int = 17) -> None:
+    stream.write(",".join(grid_header(result)) + "\n")
     matrix = result.matrix()
     np.savetxt(stream, matrix, delimiter=",", fmt=f"%.{digits}g")
+
+
+def _element_labels(name: str, shape: tuple[int, ...]) -> list[str]:
+    """f[0, 1], ...: each element of an array in row-major order; a number is its name."""
+    return [name if not shape else f"{name}[{', '.join(map(str, i))}]" for i in np.ndindex(shape)]
 
 
 def _ends(n: int, most: int, full: bool) -> list[int]:
@@ -187,7 +208,7 @@ def jacobian_tables(results: list[JacobianResult], digits: int = 10, full: bool 
     for r in results:
         rows, cols = r.matrix.shape
         keep_r, keep_c = _ends(rows, most, full), _ends(cols, most, full)
-        col_labels, row_labels = r.column_labels(), r.row_labels()
+        col_labels, row_labels = _element_labels(r.wrt, r.in_shape), _element_labels(r.of, r.out_shape)
         header = [col_labels[c] for c in keep_c]
         if len(keep_c) < cols:
             header.insert(most // 2, "…")
@@ -223,6 +244,12 @@ def print_tables(tables: list[Table], stream: TextIO | None = None) -> None:
         _print_rich(tables, stream)
     else:
         stream.write(plain_text(tables))
+
+
+def print_report(tables: list[Table], warnings: list[Any]) -> None:
+    """Tables on standard output, then the warnings on standard error."""
+    print_tables(tables)
+    print_warnings(warnings)
 
 
 def _print_rich(tables: list[Table], stream: TextIO) -> None:

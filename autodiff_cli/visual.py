@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .api import GradResult
 from .engine import LinearMap
 from .errors import UsageError
+from .inputs import node_named
+from .results import GradResult
 
 FORWARD, BACKWARD = "#1f5fbf", "#b36200"  # value and adjoint colours
 FILL = {"input": "#dbe8fb", "target": "#fde9c8", "step": "#f4f4f4"}
@@ -37,8 +38,8 @@ def picture(result: GradResult, fmt: Any, digits: int = 4, max_nodes: int = 60) 
     ids = [n for n in result.node_ids() if program.graph[n].op != "const"]
     number = {nid: i + 1 for i, nid in enumerate(ids)}
     keep = set(ids)
+    target_node = node_named(program, target)
     if len(ids) > max_nodes:  # breadth first from the target, without recursion
-        target_node = program.bindings.get(target, program.inputs.get(target))
         keep, frontier = {target_node}, [target_node]
         while frontier and len(keep) < max_nodes:
             nxt = []
@@ -49,7 +50,6 @@ def picture(result: GradResult, fmt: Any, digits: int = 4, max_nodes: int = 60) 
                         nxt.append(a)
             frontier = nxt
     pic = Picture(hidden=len(ids) - len(keep), target=target)
-    target_node = program.bindings.get(target, program.inputs.get(target))
     for row in result.rows([nid for nid in ids if nid in keep]):
         kind = "input" if row.op == "input" else "target" if row.id == target_node else "step"
         adjoint = row.adjoints.get(target)
