@@ -14,6 +14,7 @@ import time
 import pytest
 
 from autodiff_cli.api import grad
+from autodiff_cli.chain import chain_rule
 from autodiff_cli.chain_writers import close_latex
 from autodiff_cli.steps import steps_text
 
@@ -168,6 +169,23 @@ def test_returns_text_and_prints_nothing(capsys):
     text = steps_text(grad(CHAIN_RULE, x=2))
     assert isinstance(text, str) and text.endswith("\n")
     assert capsys.readouterr() == ("", "")
+
+
+def test_chain_model_is_data_the_writers_spell():
+    """The model behind the text: the perceptron's dc/dw1 is one path of three edges between named
+    steps (the sums' unnamed nodes merged), whose product is the gradient; both writers show it."""
+    result = grad(PERCEPTRON, at=PERCEPTRON_AT, wrt="w1")
+    chain = chain_rule(result)
+    (partial,) = chain.partials
+    assert (partial.target, partial.variable, partial.how) == ("c", "w1", "paths")
+    (path,) = partial.paths
+    prog = result.program
+    names = {v: k for k, v in prog.bindings.items()} | {v: k for k, v in prog.inputs.items()}
+    assert [(names[e.top], names[e.bottom]) for e in path] == [("c", "p"), ("p", "z"), ("z", "w1")]
+    assert partial.total == pytest.approx(float(result.gradients["c"]["w1"]), rel=1e-15)
+    assert chain.merged and not chain.merged & chain.edges.keys()  # merged nodes hand their edges on
+    plain, latex = steps_text(result), steps_text(result, latex=True)  # one layout: the same rows
+    assert latex.count("&=") == sum(line.startswith("  ") and " = " in line for line in plain.splitlines())
 
 
 # --- a node used more than once: the chain rule sums over paths -----------------------------------
