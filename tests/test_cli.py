@@ -202,3 +202,18 @@ def test_non_finite_number_in_the_program_is_named(run):
     code, _, err = run("grad", "1e999*x", "--at", "x=1")
     assert code == 1
     assert "a number in the program is inf in float64" in err
+
+
+def test_plot_of_an_unknown_name_is_a_user_error(run):
+    code, _, err = run("plot", "x^2", "--over", "x=-1:1", "--of", "nope")
+    assert code == 2
+    assert err.startswith("error: --of nope: the program has no node named 'nope' (it has: x"), err
+
+
+def test_files_that_cannot_be_read_say_why_the_same_way(run, tmp_path):
+    """-f, --points and run read files through one function, with one set of messages."""
+    missing = tmp_path / "missing.txt"
+    assert run("grad", "-f", str(missing))[2] == f"error: cannot read {missing}: no such file\n"
+    assert run("grad", "x", "--points", str(missing))[2] == f"error: cannot read {missing}: no such file\n"
+    code, out, _ = run("run", str(tmp_path))
+    assert code == 2 and f"cannot read {tmp_path}: it is a folder" in out
