@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
+from oracles import builds_own_node, near_kink, scalar_ops
 
 from autodiff_cli.api import grad
 from autodiff_cli.errors import AdiffError, ParseError
@@ -26,8 +27,11 @@ from autodiff_cli.ops import FUNCTIONS as ALL_FUNCTIONS
 from autodiff_cli.parse import parse
 from autodiff_cli.printing import format_number, to_text
 
-# Elementwise scalar functions; array operations have their own tests (test_arrays.py).
-FUNCTIONS = {n: e for n, e in ALL_FUNCTIONS.items() if e.elementwise and e.arity > 0}
+# Elementwise functions of numbers read as a node of their own; array operations (filtered out
+# here) have their own tests (test_arrays.py), and so do loss macros and grad/hessian.
+_SCALAR = scalar_ops()
+FUNCTIONS = {n: e for n, e in ALL_FUNCTIONS.items() if any(e is s for s in _SCALAR.values())
+             and builds_own_node(e)}
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -124,22 +128,6 @@ BINARY: list[tuple[str, Callable, Callable | None]] = [
 _COVERED = {m.group(1) for text, _, _ in UNARY + BINARY for m in re.finditer(r"([a-z][a-z0-9]*)\(", text)}
 
 
-def _near_kink(entry, point: list[float]) -> bool:
-    """Whether a kink of the op lies within MARGIN of the point: an argument moved to 0, to an
-    integer or half-integer, or made equal to another argument (as in test_ops)."""
-    if entry.kink is None:
-        return False
-    candidates = [list(point)]
-    for i, v in enumerate(point):
-        for c in (0.0, np.floor(v), np.ceil(v), np.floor(v) + 0.5, np.round(v)):
-            candidates.append(point[:i] + [float(c)] + point[i + 1:])
-        for j in range(len(point)):
-            if j != i:
-                candidates.append(point[:j] + [v] + point[j + 1:])
-    return any(max(abs(a - b) for a, b in zip(c, point, strict=True)) <= MARGIN
-               and bool(np.any(entry.kink.where(*map(np.float64, c)))) for c in candidates)
-
-
 def _generic_templates() -> list[tuple[str, Callable, Callable | None]]:
     """A function of the table that no template above uses (one added since) still takes part:
     each argument is squashed into its test domain as lo + (hi - lo)·sigmoid(u), values come
@@ -159,7 +147,7 @@ def _generic_templates() -> list[tuple[str, Callable, Callable | None]]:
             return entry.evaluate(*map(np.float64, squash(vs)))
 
         def guard(*vs, entry=entry, squash=squash):
-            return not _near_kink(entry, squash(vs))
+            return not near_kink(entry, tuple(squash(vs)), margin=MARGIN)
 
         out.append((text, fn, guard))
     return out

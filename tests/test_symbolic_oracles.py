@@ -2,8 +2,8 @@
 
 (1) Every function of the language (parametrized over `FUNCTIONS`, so a new entry is covered
     without touching this file): the derivative `diff` prints, parsed back and evaluated, has
-    the value `diff` reports, and that value is a central finite difference of the numpy
-    evaluation of the function.
+    the value `diff` reports, and that value is a central finite difference of the function's
+    values (points, domains, kinks and differences from tests/oracles.py).
 (2) sympy: the derivative text of random expressions, read into sympy, equals `sympy.diff` of
     the same expression (built independently, in parallel with the text).
 (3) hypothesis: the symbolic value, forward mode and reverse mode agree; second and mixed
@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import math
-import zlib
 
 import mpmath
 import numpy as np
@@ -21,16 +20,23 @@ import pytest
 import sympy as sp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from oracles import (
+    KINK_MARGIN,
+    builds_own_node,
+    central_difference,
+    domain_of,
+    near_kink,
+    program_value,
+    sample_points,
+    scalar_ops,
+)
 from sympy.parsing.sympy_parser import parse_expr
 
 from autodiff_cli.api import compare, diff, grad
 from autodiff_cli.ops import FUNCTIONS, Op
 from autodiff_cli.parse import parse
 
-DEFAULT_DOMAIN = (-3.0, 3.0)
 N_POINTS = 3
-KINK_MARGIN = 1e-3
-REL_STEP = 1e-6
 
 
 def joined(statements: list[tuple[str, str]]) -> str:
@@ -57,73 +63,41 @@ def call_text(name: str, op: Op) -> tuple[str, list[str]]:
     return f"{name}({', '.join(names)})", names
 
 
-def numpy_function(op: Op):
-    """An independent numpy evaluation of the text `call_text` builds."""
-    if op.name == "where":
-        return lambda x, y: np.where(x > y, x, y)
-    return op.evaluate
-
-
-def domain_of(op: Op, n_args: int) -> tuple[tuple[float, float], ...]:
+def function_domain(op: Op) -> tuple[tuple[float, float], ...]:
     if op.name == "where":  # the inputs of where(x > y, x, y) are its branches
-        return (op.domain[1], op.domain[2]) if op.domain else (DEFAULT_DOMAIN,) * 2
-    return op.domain if op.domain else (DEFAULT_DOMAIN,) * n_args
+        return domain_of(op)[1:]
+    return domain_of(op)
 
 
-def sample_points(name: str, op: Op, n_args: int) -> list[tuple[float, ...]]:
-    rng = np.random.default_rng(zlib.crc32(name.encode()))
-    dom = domain_of(op, n_args)
-    return [tuple(float(rng.uniform(lo, hi)) for lo, hi in dom) for _ in range(N_POINTS)]
-
-
-def near_kink(op: Op, point: tuple[float, ...]) -> bool:
-    """Within KINK_MARGIN of a point where the function is not differentiable: an argument at
-    0, an integer or a half-integer, or two arguments tied (where(x > y, ...) at x = y)."""
+def near_a_kink(op: Op, point: tuple[float, ...]) -> bool:
+    """Within KINK_MARGIN of a point where the function is not differentiable (for where(x > y,
+    x, y), a tie x = y)."""
     if op.name == "where":
         return abs(point[0] - point[1]) <= KINK_MARGIN
-    if op.kink is None:
-        return False
-    candidates = [point]
-    for i, v in enumerate(point):
-        for c in (0.0, math.floor(v), math.ceil(v), math.floor(v) + 0.5):
-            if abs(c - v) <= KINK_MARGIN:
-                candidates.append(point[:i] + (c,) + point[i + 1:])
-        for j, w in enumerate(point):
-            if j != i and abs(w - v) <= KINK_MARGIN:
-                candidates.append(point[:i] + (w,) + point[i + 1:])
-    return any(bool(np.any(op.kink.where(*map(np.float64, c)))) for c in candidates)
+    return near_kink(op, point)
 
 
-def numpy_central_difference(fn, point: tuple[float, ...], i: int) -> float:
-    x = point[i]
-    h = REL_STEP * max(1.0, abs(x))
-    up = point[:i] + (x + h,) + point[i + 1:]
-    down = point[:i] + (x - h,) + point[i + 1:]
-    with np.errstate(all="ignore"):
-        return float((fn(*map(np.float64, up)) - fn(*map(np.float64, down))) / ((x + h) - (x - h)))
-
-
-def is_scalar_function(op: Op) -> bool:
-    """An elementwise function of numbers, with a symbolic local partial per argument (the
-    chain rule's building blocks); array operations (sum, matmul, ...) have a vector-Jacobian
-    product instead, and parameters, and are not functions of scalars."""
-    return (op.arity >= 1 and len(op.partials) == op.arity and op.elementwise
-            and not getattr(op, "params", ()) and not getattr(op, "variadic", False))
-
-
-FUNCTION_CASES = [pytest.param(name, id=name) for name in FUNCTIONS]
+# Functions of numbers read as a node of their own (array operations, operations with
+# parameters and operators on derivatives are filtered out: test_ops.py and test_language.py
+# check those; so are the loss macros such as mse, written with mean, an array operation that
+# has no symbolic formula).
+SCALAR = scalar_ops()
+FUNCTION_CASES = [pytest.param(name, id=name) for name, op in FUNCTIONS.items()
+                  if any(op is e for e in SCALAR.values()) and builds_own_node(op)]
 
 
 @pytest.mark.parametrize("name", FUNCTION_CASES)
 def test_each_function_derivative_prints_parses_and_matches_finite_differences(name: str) -> None:
     op = FUNCTIONS[name]
-    if not is_scalar_function(op):
-        pytest.skip(f"{name} is an array operation: no elementwise symbolic partials to check here")
     text, inputs = call_text(name, op)
-    fn = numpy_function(op)
+    prog = parse(text)
+
+    def value_at(*args: float) -> float:  # the slope's oracle: the program's own forward values
+        return float(program_value(prog, dict(zip(inputs, args, strict=True))))
+
     checked = 0
-    for point in sample_points(name, op, len(inputs)):
-        if near_kink(op, point):
+    for point in sample_points(name, function_domain(op), N_POINTS):
+        if near_a_kink(op, point):
             continue
         at = dict(zip(inputs, point, strict=True))
         for i, var in enumerate(inputs):
@@ -135,8 +109,8 @@ def test_each_function_derivative_prints_parses_and_matches_finite_differences(n
             reparsed = evaluate_text(derivative_text, at)
             assert reparsed == pytest.approx(value, rel=1e-12, abs=1e-15), (
                 f"∂{text}/∂{var} = {derivative_text}: {value!r} as built, {reparsed!r} read back")
-            # (b) the value is the slope of the numpy function
-            fd = numpy_central_difference(fn, point, i)
+            # (b) the value is the slope of the function
+            fd = central_difference(value_at, point, i)
             assert value == pytest.approx(fd, rel=1e-5, abs=1e-7), (
                 f"∂{text}/∂{var} = {derivative_text} = {value!r} at {at}; finite difference {fd!r}")
         checked += 1
