@@ -25,8 +25,9 @@ import numpy as np
 from .api import GradResult
 from .builder import Builder
 from .engine import LinearMap
-from .graph import Graph, Program, Ref
-from .ops import OPS, Linear, Sym
+from .formulas import local_partial
+from .graph import Graph, Program
+from .ops import Sym
 from .printing import to_text
 
 __all__ = ["ChainRule", "Edge", "Partial", "chain_rule"]
@@ -143,7 +144,7 @@ class _LocalPartials:
     def formula(self, nid: int, pos: int) -> Sym | None:
         """∂node/∂(argument at pos) in the step names (None for a linear map)."""
         if (nid, pos) not in self._cache:
-            self._cache[(nid, pos)] = _local_partial(self.builder, self.program, nid, pos, self.labels)
+            self._cache[(nid, pos)] = local_partial(self.builder, self.program, nid, pos, self.labels)
         return self._cache[(nid, pos)]
 
     def number(self, formula: Sym | None) -> float | None:
@@ -168,32 +169,6 @@ class _LocalPartials:
         if a == -1 or b == -1:
             return -(inner if a == -1 else outer)
         return outer * inner
-
-
-def _local_partial(builder: Builder, program: Program, nid: int, pos: int,
-                   labels: dict[int, str]) -> Sym | None:
-    # Adapter: the symbolic form of formulas.local_partial_formula (which returns text, in the
-    # program's own labels, from a builder of its own). Replace by the function there once it
-    # can return the formula in a given builder and given names.
-    graph = program.graph
-    node = graph[nid]
-    entry = OPS[node.op]
-    rule = entry.partial(pos)
-    if isinstance(rule, Linear):
-        return None
-    if rule is None:
-        return builder.const(0.0)
-    args: list[Sym] = []
-    for a in node.args:
-        if graph[a].op == "const":  # constants take part in simplification
-            value, label = graph[a].attr
-            args.append(builder.const(value, label))
-        else:
-            args.append(builder.leaf("ref", Ref(graph, a, labels)))
-    # the output appears as the operation applied to its arguments: exp(u), not f
-    y = Sym(builder, builder.graph.add(node.op, tuple(s.id for s in args)))
-    out = rule(*args, y)
-    return out if isinstance(out, Sym) else builder.const(float(out))
 
 
 def _condense(result: GradResult, ids: list[int],

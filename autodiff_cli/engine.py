@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import fit_shape
 from .errors import ShapeError
 from .graph import Program
-from .arrays import fit_shape
 from .ops import OPS, Linear, params_of
 from .printing import to_text
 
@@ -40,7 +40,8 @@ class LinearMap:
         self.vjp, self.jvp, self.describe = vjp, jvp, describe
 
 
-def _linear_map(entry: Any, rule: Linear, i: int, args: list[Any], y: Any, params: dict[str, Any]) -> LinearMap:
+def _linear_map(entry: Any, rule: Linear, i: int, args: list[Any], y: Any,
+                params: dict[str, Any]) -> LinearMap:
     return LinearMap(lambda g: rule.vjp(i, g, args, y, params),
                      lambda t: rule.jvp(i, t, args, y, params),
                      f"vector-Jacobian product of {entry.shown_name}")

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from .graph import Program, Ref
 from .builder import Builder
+from .graph import Program, Ref
 from .ops import ATOM, FUNCTIONS, OPS, REQUIRED, Linear, Op, Sym
 from .printing import to_text
 
 
-def local_partial_formula(program: Program, node_id: int, arg_pos: int, limit: int = 80,
-                          texts: Any = None) -> str:
-    """The formula of ∂node/∂(its argument at arg_pos), in terms of the node's arguments as the
-    program names them: for v = x^2 it is `2·x`; for f = exp(u) it is `exp(u)`."""
+def local_partial(builder: Builder, program: Program, node_id: int, arg_pos: int,
+                  labels: dict[int, str] | None = None, texts: Any = None) -> Sym | None:
+    """∂node/∂(its argument at arg_pos) built in `builder`, in terms of the node's arguments
+    as `labels` (default: the program's) name them: for v = x^2 it is 2·x; for f = exp(u) it is
+    exp(u). None for an array operation's rule (a linear map, not a formula); 0 where no
+    derivative flows. `texts` (printing.ShortTexts) gives shortened texts of unnamed arguments."""
     graph = program.graph
     node = graph[node_id]
-    entry = OPS[node.op]
-    rule = entry.partial(arg_pos)
+    rule = OPS[node.op].partial(arg_pos)
     if isinstance(rule, Linear):
-        return f"(linear map: {entry.shown_name}'s vector-Jacobian product)"
+        return None
     if rule is None:
-        return "0"
-    builder = Builder(simplify=True)
+        return builder.const(0.0)
+    labels = program.labels if labels is None else labels
     args: list[Sym] = []
     for a in node.args:
         if graph[a].op == "const":  # constants take part in simplification: 2·x^(2-1) → 2·x
@@ -30,11 +31,21 @@ def local_partial_formula(program: Program, node_id: int, arg_pos: int, limit: i
             args.append(builder.const(value, label))
         else:
             shown = None if texts is None else texts.ref(a)
-            prec = None if texts is None else (ATOM if a in program.labels else None)
-            args.append(builder.leaf("ref", Ref(graph, a, program.labels, shown, prec)))
+            prec = None if texts is None else (ATOM if a in labels else None)
+            args.append(builder.leaf("ref", Ref(graph, a, labels, shown, prec)))
     # The output appears as the operation applied to its arguments: exp(u), not f.
     y = Sym(builder, builder.graph.add(node.op, tuple(s.id for s in args)))
-    return to_text(builder.graph, _sym(builder, rule(*args, y)).id, limit=limit)
+    return _sym(builder, rule(*args, y))
+
+
+def local_partial_formula(program: Program, node_id: int, arg_pos: int, limit: int = 80,
+                          texts: Any = None) -> str:
+    """The formula of ∂node/∂(its argument at arg_pos) as text (see local_partial)."""
+    builder = Builder(simplify=True)
+    formula = local_partial(builder, program, node_id, arg_pos, texts=texts)
+    if formula is None:
+        return f"(linear map: {OPS[program.graph[node_id].op].shown_name}'s vector-Jacobian product)"
+    return to_text(builder.graph, formula.id, limit=limit)
 
 
 _ARG_NAMES = {1: ("x",), 2: ("a", "b"), 3: ("c", "a", "b")}

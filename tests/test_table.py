@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from autodiff_cli import api, ops
 from autodiff_cli.cli import app
 from autodiff_cli.engine import forward
-from autodiff_cli.inputs import input_values
 from autodiff_cli.formulas import function_list
+from autodiff_cli.inputs import input_values
 from autodiff_cli.ops import FUNCTIONS, OPS, constant, fn, op
 from autodiff_cli.parse import parse
 from autodiff_cli.symbolic import derivative
@@ -106,9 +106,8 @@ def _central_hessian(f, x0, h=1e-4):
         for j in range(n):
             e_i, e_j = np.zeros(n), np.zeros(n)
             e_i[i], e_j[j] = h, h
-            shape = x0.shape
-            out[i, j] = (f(x0 + (e_i + e_j).reshape(shape)) - f(x0 + (e_i - e_j).reshape(shape))
-                         - f(x0 + (e_j - e_i).reshape(shape)) + f(x0 - (e_i + e_j).reshape(shape))) / (4 * h * h)
+            a, b = (e_i + e_j).reshape(x0.shape), (e_i - e_j).reshape(x0.shape)
+            out[i, j] = (f(x0 + a) - f(x0 + b) - f(x0 - b) + f(x0 - a)) / (4 * h * h)
     return out
 
 
