@@ -16,6 +16,7 @@ import numpy as np
 from .graph import Graph
 from .ops import OPS, Sym
 
+
 @dataclass
 class Builder:
     """Adds nodes to a graph for symbolic rules; with `simplify`, folds constants and identities

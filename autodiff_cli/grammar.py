@@ -10,9 +10,9 @@ it into the derivative's graph after reading.
 from __future__ import annotations
 
 import gc
-from contextvars import ContextVar
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -22,9 +22,9 @@ import numpy as np
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
+from .builder import Builder
 from .errors import AdiffError, ParseError
 from .graph import Expect, Graph, Program, Statement
-from .builder import Builder
 from .ops import CONSTANTS, OPS, REQUIRED, Sym, lookup_function, nearest_function
 
 MAX_PROGRAM_CHARS = 20_000_000  # 20 MB; documented in the README

@@ -454,7 +454,7 @@ op("eye", 0, lambda n: np.eye(arrays.whole_number(n, "eye")), params=(("n", REQU
 LOSS = ["a loss: the mean over all elements, made of the operations above"]
 op("mse", 2, None, expand=lambda p, y: fn.mean((p - y) ** 2), arg_names=("p", "y"), notes=LOSS)
 op("mae", 2, None, expand=lambda p, y: fn.mean(fn.abs(p - y)), arg_names=("p", "y"), notes=LOSS)
-op("binary_crossentropy", 2, None, arg_names=("p", "y"), notes=LOSS,
+op("binary_crossentropy", 2, None, arg_names=("p", "y"), notes=LOSS, domain=((0.05, 0.95), (0.0, 1.0)),
    expand=lambda p, y: fn.mean(-(y * fn.log(p) + (1 - y) * fn.log(1 - p))))
 
 

@@ -4,8 +4,8 @@ into the derivative's own graph (symbolic.py), so derivatives in programs are ex
 from __future__ import annotations
 
 from .errors import AdiffError, ParseError
-from .graph import Graph, Program
 from .grammar import MAX_PROGRAM_CHARS, read
+from .graph import Graph, Program
 from .symbolic import derivative_in_program
 
 __all__ = ["MAX_PROGRAM_CHARS", "parse"]

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .builder import Builder
 from .errors import UsageError
 from .graph import Graph, Program
-from .builder import Builder
 from .ops import OPS, Linear, Sym, params_of
 from .printing import to_program, to_text
 
