@@ -374,6 +374,82 @@ def functions(debug: DebugOpt = False) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------------
+# adiff fit: training a program's parameters (the library half is training.py)
+# ----------------------------------------------------------------------------------------------
+
+def _listed(items: list[str]) -> list[str]:
+    return [n.strip() for item in items for n in item.split(",") if n.strip()]
+
+
+@app.command()
+@_handled
+def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
+        params: Annotated[list[str], typer.Option(
+            "--params", help="The inputs to train: W1,b1,W2,b2 or repeated.")] = [],  # noqa: B006
+        samples: Annotated[list[str], typer.Option(
+            "--samples", help="Inputs whose first axis is the sample axis: X,Y. A batch is some of "
+                              "their rows, shape kept.")] = [],  # noqa: B006
+        cost: Annotated[str | None, typer.Option(
+            "--cost", help="The node to lower (default: the last statement); of an array, its mean.")] = None,
+        optimizer: Annotated[str, typer.Option(
+            "--optimizer", help="sgd: after each batch, w ← w − lr·∂cost/∂w for every parameter w.")] = "sgd",
+        lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 0.01,
+        batch_size: Annotated[int, typer.Option("--batch-size", help="Samples per step.")] = 32,
+        epochs: Annotated[int, typer.Option("--epochs", help="Passes over the samples.")] = 1,
+        shuffle: Annotated[bool, typer.Option(
+            "--shuffle/--no-shuffle", help="Shuffle the samples each epoch, or take them in order.")] = True,
+        seed: Annotated[int | None, typer.Option(
+            "--seed", help="Seed of the shuffling (default: drawn, and shown).")] = None,
+        predict: Annotated[list[str], typer.Option(
+            "--predict", help="Nodes to evaluate after training, at --query (e.g. P).")] = [],  # noqa: B006
+        show: Annotated[list[str], typer.Option(
+            "--show", help="More nodes to show at the query, e.g. the hidden layer H.")] = [],  # noqa: B006
+        query: Annotated[list[str], typer.Option(
+            "--query", help="Input values for the predictions: --query \"X=[[0.8, 0]]\".")] = [],  # noqa: B006
+        check_gradient: Annotated[bool, typer.Option(
+            "--check-gradient", help="First compare each parameter's gradient with central differences; "
+                                     "exit code 1, no training, if they disagree.")] = False,
+        json_: JsonOpt = False,
+        digits: Annotated[int, typer.Option("--digits", min=1, max=17, help="Significant digits shown.")] = 6,
+        full: FullOpt = False, dtype: DtypeOpt = "float64",
+        convention: ConventionOpt = Convention.tensorflow, debug: DebugOpt = False) -> int:
+    """Train the parameters of a program on sample arrays by mini-batch SGD, as Keras's model.fit.
+
+    Example: adiff fit -f samples/dense_2_2_2.adiff --params W1,b1,W2,b2 --samples X,Y --batch-size 1
+    --lr 1 --epochs 120 --no-shuffle --predict P --query "X=[[0.8,0],[0.2,0.9]]"
+
+    Exit codes: 0 trained; 1 the loss or a gradient became non-finite (training diverged), or
+    --check-gradient found a disagreement; 2 bad program, names, shapes or options; 130 Ctrl-C
+    (training stops after the current step, and the state reached is shown).
+    """
+    from . import render, training
+    from .inputs import value_of
+    from .parse import parse
+
+    nodes = _listed(predict) + [n for n in _listed(show) if n not in _listed(predict)]
+    if query and not nodes:
+        raise UsageError("--query gives inputs for --predict or --show: name the nodes to evaluate")
+    prog = parse(read_program(program, file))
+    queried = {name: value_of(text, name) for name, text in parse_at(query).items()}
+    given = {name: value_of(text, name) for name, text in parse_at(at).items()}
+    out = sys.stderr if json_ else sys.stdout
+    with render.FitProgress(out, max(epochs, 1), quiet=json_ and not render.wants_rich(out)) as progress:
+        result = training.fit(prog, params=_listed(params), samples=_listed(samples), inputs=given, cost=cost,
+                              optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
+                              shuffle=shuffle, seed=seed, dtype=dtype, convention=convention.value,
+                              check_gradient=check_gradient, predict=nodes, query=queried, progress=progress)
+    if result.interrupted:
+        sys.stderr.write(f"interrupted: stopped after {result.steps_done} steps "
+                         f"({len(result.epoch_losses)} whole epochs); the state reached follows\n")
+    if json_:
+        sys.stdout.write(render.to_json(render.fit_document(result)) + "\n")
+    else:
+        sys.stdout.write(render.fit_heading(result) + "\n")
+        render.print_tables(render.fit_tables(result, digits, full))
+    return result.exit_code
+
+
 def main() -> None:
     import warnings
 
