@@ -220,9 +220,9 @@ def grid(program: str | Program, *, grids: list[str] | None = None, points: dict
     (target,) = resolve(prog, [of_name], "--of")
     for n in prog.graph.ancestors([target]):
         entry = OPS.get(prog.graph[n].op)
-        if entry is not None and (entry.is_array or prog.graph[n].op == "hessian"):
+        if entry is not None and entry.is_array:  # hessian() too: it needs the whole graph
             raise UsageError(f"--grid and --points evaluate a program of scalar operations at many points; "
-                             f"{entry.callable_as or entry.name} works on whole arrays")
+                             f"{entry.shown_name} works on whole arrays")
     result = grad(prog, of=of_name, wrt=list(columns), at={**(at or {}), **columns},
                   convention=convention, dtype=dtype)
     size = len(next(iter(columns.values())))

@@ -43,7 +43,7 @@ def curves(program: str | Program, over: str, order: int = 1, at: dict[str, Any]
     for n in prog.graph.ancestors([target]):
         entry = OPS.get(prog.graph[n].op)
         if entry is not None and entry.is_array:
-            raise UsageError(f"plot draws programs of scalar operations; {entry.callable_as or entry.name} "
+            raise UsageError(f"plot draws programs of scalar operations; {entry.shown_name} "
                              "works on whole arrays")
     nodes = {f"{of or prog.target_name}": target}
     wrt = prog.inputs[name]
