@@ -27,6 +27,7 @@ from .builder import Builder
 from .engine import LinearMap
 from .formulas import local_partial
 from .graph import Graph, Program
+from .inputs import node_named
 from .ops import Sym
 from .printing import to_text
 
@@ -127,11 +128,6 @@ def step_names(program: Program, ids: list[int], number: dict[int, int]) -> dict
     return labels
 
 
-def node_of(program: Program, name: str) -> int:
-    """The node a target or variable name stands for: a named step or an input."""
-    return program.bindings.get(name, program.inputs.get(name))  # type: ignore[return-value]
-
-
 class _LocalPartials:
     """Local-partial formulas in one builder, so merged edges can be multiplied together."""
 
@@ -181,7 +177,7 @@ def _condense(result: GradResult, ids: list[int],
     consumers: dict[int, list[tuple[int, int]]] = {}
     for nid, pos in local:
         consumers.setdefault(graph[nid].args[pos], []).append((nid, pos))
-    keep = {node_of(program, n) for n in result.targets} | {node_of(program, n) for n in result.wrt}
+    keep = {node_named(program, n) for n in result.targets} | {node_named(program, n) for n in result.wrt}
     edges: dict[int, list[Edge]] = {}
     merged: set[int] = set()
     for nid in ids:
@@ -237,7 +233,7 @@ def _numbered(edges: list[Edge]) -> list[Edge]:
 
 def _partial(result: GradResult, edges: dict[int, list[Edge]], kept: list[int], t_name: str, w_name: str,
              max_paths: int) -> Partial:
-    t, v = node_of(result.program, t_name), node_of(result.program, w_name)
+    t, v = node_named(result.program, t_name), node_named(result.program, w_name)
     if t == v:
         return Partial(t_name, w_name, t, v, "identity")
     ancestors = result.adjoints[t_name]
