@@ -61,9 +61,9 @@ def function_list() -> list[tuple[str, list[tuple[str, str]], str]]:
             continue
         seen.add(entry.name)
         aliases = [a for a, e in FUNCTIONS.items() if e is entry and a != call_name]
-        notes = list(entry.notes)
+        also = ["also " + ", ".join(aliases)] if aliases else []
         if entry.is_array or entry.arity == 0 or entry.expand or entry.derivative:
-            out.append(_whole_function(call_name, entry, aliases, notes))
+            out.append(_whole_function(call_name, entry, also))
             continue
         builder = Builder(simplify=True)
         names = entry.arg_names or _ARG_NAMES[entry.arity]
@@ -76,18 +76,16 @@ def function_list() -> list[tuple[str, list[tuple[str, str]], str]]:
                 continue
             formula = "0" if rule is None else to_text(builder.graph, _sym(builder, rule(*args, y)).id)
             partials.append((name, formula))
-        if entry.note:
-            notes.insert(0, entry.note)
+        notes = [entry.note] if entry.note else []
         if entry.kink is not None:
             used = "; ".join(f"{c} {'/'.join(f'{v:g}' for v in vals)}" for c, vals in entry.kink.used.items())
-            notes.insert(1 if entry.note else 0, f"undefined {entry.kink.text}: {used}")
-        if aliases:
-            notes.insert(len(notes) - len(entry.notes), "also " + ", ".join(aliases))
+            notes.append(f"undefined {entry.kink.text}: {used}")
+        notes += also + list(entry.notes)
         out.append((f"{call_name}({', '.join(names)})", partials, "; ".join(notes)))
     return out
 
 
-def _whole_function(call_name: str, entry: Op, aliases: list[str], notes: list[str]) -> tuple[str, list, str]:
+def _whole_function(call_name: str, entry: Op, also: list[str]) -> tuple[str, list, str]:
     """A function shown without elementwise partials: array operations, arrays made from
     parameters, macros (losses) and the derivatives grad() and hessian()."""
     params = [n if d is REQUIRED or n.startswith("*") else f"{n}={d!r}".replace("'", '"')
@@ -96,12 +94,12 @@ def _whole_function(call_name: str, entry: Op, aliases: list[str], notes: list[s
         args = list(entry.arg_names)
     else:
         args = ["A1, A2, ..." if entry.variadic else "A", "B"][: 1 if entry.variadic else entry.arity]
+    kind = []
     if entry.is_array and not entry.derivative:
-        notes.insert(0, "array operation: vector-Jacobian products")
+        kind = ["array operation: vector-Jacobian products"]
     elif entry.arity == 0:
-        notes.insert(0, "makes an array")
-    if aliases:
-        notes.insert(1, "also " + ", ".join(aliases))
+        kind = ["makes an array"]
+    notes = kind + also + list(entry.notes)
     return f"{call_name}({', '.join(args + params)})", [], "; ".join(notes)
 
 

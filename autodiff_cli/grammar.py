@@ -241,7 +241,7 @@ class _State:
         if isinstance(overload, str):  # max(A), max(A, axis=0): another entry
             entry = OPS[overload]
         elif overload is not None or entry.expand is not None:  # log(x, base), mse(p, y)
-            return self._expand(overload or entry.expand, entry, fname, positional, keywords, where)
+            return self._expand(overload or entry.expand, fname, positional, keywords, where)
         n_arrays = len(positional) if entry.variadic else min(entry.arity, len(positional))
         arrays = tuple(self._array_arg(a, fname, where) for a in positional[:n_arrays])
         params = self._params(entry, fname, positional[n_arrays:], keywords, where)
@@ -251,7 +251,7 @@ class _State:
                              "were given", **where)
         return self.graph.add(entry.name, arrays, params or None)
 
-    def _expand(self, expand: Any, entry: Any, fname: str, positional: list[Any], keywords: list[Any],
+    def _expand(self, expand: Any, fname: str, positional: list[Any], keywords: list[Any],
                 where: dict) -> int:
         """A call written with other operations when it is read (a macro, or an overload)."""
         arity = expand.__code__.co_argcount

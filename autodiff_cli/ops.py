@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -102,7 +103,7 @@ class Op:
         """The derivative rule for argument i."""
         return self.partials[min(i, len(self.partials) - 1)] if self.partials else None
 
-    @property
+    @cached_property
     def is_array(self) -> bool:
         """An array operation: its rules are vector-Jacobian products, not elementwise partials."""
         return any(isinstance(r, Linear) for r in self.partials) or self.needs_graph
@@ -133,6 +134,7 @@ def register(entry: Op) -> Op:
 def unregister(name: str) -> None:
     """Remove an entry and its call names (for tests that add one)."""
     entry = OPS.pop(name)
+    fn.__dict__.pop(name, None)
     for alias in [a for a, e in FUNCTIONS.items() if e is entry]:
         del FUNCTIONS[alias]
 
@@ -192,10 +194,11 @@ class _Primitives:
     """`fn.cos(x)`, `fn.matmul(a, b)`: every entry of the table as a function of numbers (numpy)
     or of symbolic handles (graph nodes). Rules are written with these."""
 
-    def __getattr__(self, name: str) -> Callable[..., Any]:
+    def __getattr__(self, name: str) -> Callable[..., Any]:  # only for names not yet made
         if name not in OPS:
             raise AttributeError(f"no operation '{name}' in the table")
-        return _primitive(name)
+        self.__dict__[name] = _primitive(name)
+        return self.__dict__[name]
 
 
 fn = _Primitives()
@@ -320,7 +323,6 @@ for _name, _f, _jump, _where_text in (
 # in a program goes through it exactly and can be differentiated again.
 
 REDUCE = (("axis", None),)
-AXIS = (("axis", None),)
 
 
 def _stack_vjp(i, g, a, y, p):
@@ -399,7 +401,7 @@ op("fit", 2, lambda g, a: arrays.fit_shape(g, np.shape(a)), lambda g, a, y: 1, N
 op("size", 1, lambda a: np.asarray(np.size(a), dtype=np.result_type(a, np.float32))[()], None, call=False)
 op("spread", 2, arrays.spread, Linear(
     lambda i, g, a, y, p: fn.sum(g, axis=p["axis"]),
-    lambda i, t, a, y, p: arrays.spread(t, a[1], p["axis"])), None, params=AXIS, call=False)
+    lambda i, t, a, y, p: arrays.spread(t, a[1], p["axis"])), None, params=REDUCE, call=False)
 for _name, _f in (("as_row", arrays.as_row), ("as_column", arrays.as_column)):
     op(_name, 1, _f, Linear(lambda i, g, a, y, p: fn.reshape_as(g, a[0]),
                             lambda i, t, a, y, p, _f=_f: _f(t)), call=False)
