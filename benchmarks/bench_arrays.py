@@ -14,14 +14,12 @@ The work: f = exp(sin(x^2)) and its derivative, x = linspace(-3, 3, n).
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import subprocess
 import sys
-import time
-import tracemalloc
 
 import numpy as np
+from common import adiff_command, median_time, peak
 
 PROGRAM = "exp(sin(x^2))"
 
@@ -31,23 +29,6 @@ def by_hand(x):
     u = np.sin(v)
     f = np.exp(u)
     return f, f * np.cos(v) * 2 * x
-
-
-def best(fn, runs):
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def peak(fn):
-    tracemalloc.start()
-    fn()
-    _, top = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return top
 
 
 def main() -> None:
@@ -64,8 +45,8 @@ def main() -> None:
     f, df = by_hand(x)
     assert np.allclose(result.gradients["f"]["x"], df, rtol=1e-12, atol=1e-12)
 
-    hand = best(lambda: by_hand(x), args.runs)
-    ours = best(lambda: api.grad(PROGRAM, x=x), args.runs)
+    hand = median_time(lambda: by_hand(x), args.runs)
+    ours = median_time(lambda: api.grad(PROGRAM, x=x), args.runs)
     prog = parse(PROGRAM)
     needed = engine.needed_nodes(prog, [prog.target])
 
@@ -78,8 +59,8 @@ def main() -> None:
         lin = engine.linearize(prog, values, needed)
         return engine.reverse(prog, lin, prog.target)
 
-    fwd = best(forward_only, args.runs)
-    bwd = best(backward_only, args.runs)
+    fwd = median_time(forward_only, args.runs)
+    bwd = median_time(backward_only, args.runs)
     print(f"1. n = {args.n:,}, median of {args.runs}")
     print(f"   numpy by hand (f and f')        {hand * 1e3:8.1f} ms")
     print(f"   adiff grad                      {ours * 1e3:8.1f} ms   ratio {ours / hand:.2f} (goal <= 1.5)")
@@ -91,20 +72,20 @@ def main() -> None:
     print(f"   peak memory: numpy {mem_hand / 2**20:.1f} MiB, adiff {mem_ours / 2**20:.1f} MiB, "
           f"ratio {mem_ours / mem_hand:.2f} (goal <= 3)")
 
-    grid_run = best(lambda: api.grid(PROGRAM, grids=[f"x=-3:3:{args.n}"]), args.runs)
+    grid_run = median_time(lambda: api.grid(PROGRAM, grids=[f"x=-3:3:{args.n}"]), args.runs)
     print(f"   adiff grad --grid x=-3:3:{args.n} (library)  {grid_run * 1e3:8.1f} ms   ratio "
           f"{grid_run / hand:.2f} (goal <= 1.5)")
 
     n10 = args.n * 10
     script = (f"import numpy as np; x = np.linspace(-3, 3, {n10}); v = x * x; u = np.sin(v); "
               "f = np.exp(u); d = f * np.cos(v) * 2 * x; print(f.sum(), d.sum())")
-    adiff = [shutil.which("adiff")] if shutil.which("adiff") else [sys.executable, "-m", "autodiff_cli"]
+    adiff = adiff_command()
     cmd = [*adiff, "grad", PROGRAM, "--at", f"x=linspace(-3,3,{n10})"]
+    hand_cmd = [sys.executable, "-c", script]
     hand_times, our_times = [], []
     for _ in range(7):  # interleaved, so both see the same load on a shared machine
-        hand_times.append(best(lambda: subprocess.run([sys.executable, "-c", script], capture_output=True,
-                                                      check=True), 1))
-        our_times.append(best(lambda: subprocess.run(cmd, capture_output=True, check=True), 1))
+        hand_times.append(median_time(lambda: subprocess.run(hand_cmd, capture_output=True, check=True), 1))
+        our_times.append(median_time(lambda: subprocess.run(cmd, capture_output=True, check=True), 1))
     whole_hand, whole_ours = statistics.median(hand_times), statistics.median(our_times)
     print(f"2. whole process, n = {n10:,}, median of 7 interleaved runs")
     print(f"   python + numpy script           {whole_hand:8.2f} s")
@@ -123,7 +104,7 @@ def main() -> None:
             out.sum().backward()
             return xr.grad
 
-        t = best(torch_grad, args.runs)
+        t = median_time(torch_grad, args.runs)
         print(f"   PyTorch {torch.__version__} eager  {t * 1e3:8.1f} ms   adiff/torch {ours / t:.2f}")
     except ImportError:
         print("   PyTorch: not installed here (pip install torch==2.13.0)")
@@ -136,7 +117,7 @@ def main() -> None:
         g = jax.jit(jax.grad(lambda v: jnp.sum(jnp.exp(jnp.sin(v ** 2)))))
         xj = jnp.linspace(-3, 3, args.n)
         g(xj).block_until_ready()
-        t = best(lambda: g(xj).block_until_ready(), args.runs)
+        t = median_time(lambda: g(xj).block_until_ready(), args.runs)
         print(f"   JAX {jax.__version__} (jit)         {t * 1e3:8.1f} ms   adiff/jax {ours / t:.2f}")
     except ImportError:
         print("   JAX: not installed here (pip install jax jaxlib)")

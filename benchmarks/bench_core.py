@@ -15,17 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import pty
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-
-def adiff_command() -> list[str]:
-    found = shutil.which("adiff")
-    return [found] if found else [sys.executable, "-m", "autodiff_cli"]
+from common import adiff_command
 
 
 def wall(cmd: list[str], tty: bool = False) -> float:

@@ -21,17 +21,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
-import sys
 import time
-import tracemalloc
 
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")  # before numpy is imported
 
 import numpy as np  # noqa: E402
+from common import adiff_command, median_time, peak  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join("samples", "dense_2_2_2.adiff")
@@ -41,32 +39,10 @@ FIT_ARGS = ["--params", "W1,b1,W2,b2", "--samples", "X,Y", "--batch-size", "1", 
 LARGE = "H = relu(X @ W1 + b1); Z = H @ W2 + b2\nloss = -mean(sum(Y * log(softmax(Z, axis=-1)), axis=-1))"
 
 
-def adiff_command() -> list[str]:
-    found = shutil.which("adiff")
-    return [found] if found else [sys.executable, "-m", "autodiff_cli"]
-
-
 def wall(cmd: list[str]) -> float:
     start = time.perf_counter()
     subprocess.run(cmd, capture_output=True, check=True, cwd=ROOT)
     return time.perf_counter() - start
-
-
-def median_time(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def peak(fn) -> int:
-    tracemalloc.start()
-    fn()
-    _, top = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return top
 
 
 def dense_by_hand(data: dict, lr: float, epochs: int) -> dict:

@@ -16,19 +16,15 @@ import argparse
 import math
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from common import adiff_command
+
 GOAL_SECONDS = 3.0
-
-
-def adiff_command() -> list[str]:
-    found = shutil.which("adiff")
-    return [found] if found else [sys.executable, "-m", "autodiff_cli"]
 
 
 def _chain(r: random.Random) -> str:

@@ -12,12 +12,11 @@
 from __future__ import annotations
 
 import os
-import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from common import adiff_command, median_time
 
 SYMPY = """
 import sys, time
@@ -36,11 +35,6 @@ print(time.perf_counter() - t)
 """
 
 
-def adiff_command() -> list[str]:
-    found = shutil.which("adiff")
-    return [found] if found else [sys.executable, "-m", "autodiff_cli"]
-
-
 def program(kind: str, n: int) -> str:
     if kind == "nesting":
         return "sin(" * n + "x" + ")" * n
@@ -48,12 +42,7 @@ def program(kind: str, n: int) -> str:
 
 
 def timed(cmd: list[str], runs: int = 3) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, check=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_time(lambda: subprocess.run(cmd, capture_output=True, check=True), runs)
 
 
 def sympy_time(kind: str, n: int, limit: float = 120) -> tuple[float | None, str]:
