@@ -432,11 +432,10 @@ def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noq
         raise UsageError("--query gives inputs for --predict or --show: name the nodes to evaluate")
     prog = parse(read_program(program, file))
     queried = {name: value_of(text, name) for name, text in parse_at(query).items()}
-    given = {name: value_of(text, name) for name, text in parse_at(at).items()}
     out = sys.stderr if json_ else sys.stdout
     with render.FitProgress(out, max(epochs, 1), quiet=json_ and not render.wants_rich(out)) as progress:
-        result = training.fit(prog, params=_listed(params), samples=_listed(samples), inputs=given, cost=cost,
-                              optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
+        result = training.fit(prog, params=_listed(params), samples=_listed(samples), inputs=parse_at(at),
+                              cost=cost, optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
                               shuffle=shuffle, seed=seed, dtype=dtype, convention=convention.value,
                               check_gradient=check_gradient, predict=nodes, query=queried, progress=progress)
     if result.interrupted:

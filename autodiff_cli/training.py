@@ -25,8 +25,8 @@ import numpy as np
 from .engine import Diagnostic, first_nonfinite, forward, linearize, reverse
 from .errors import EXIT_CHECK, AdiffError, NameLookupError, UsageError
 from .graph import Program
+from .inputs import dtype_named, input_values
 
-DTYPES = {"float64": np.float64, "float32": np.float32}
 OPTIMIZERS = ("sgd",)
 CHECK_ELEMENTS = 2_000  # per parameter, for the finite-difference check of the first step
 
@@ -262,13 +262,13 @@ def fit(program: Program, *, params: list[str], samples: list[str], inputs: dict
     """Train `params` (inputs of the program) on `samples` (inputs whose first axes are the
     sample axis) by mini-batch SGD on `cost` (default the last statement).
 
-    `inputs` gives values for any input (numbers or arrays), overriding the program's own; the
-    others take the program's values. With `check_gradient`, the first step's gradient is
-    checked against central differences first and training does not start if they disagree.
+    `inputs` gives values for any input (numbers, arrays, or --at text such as "pi/4"),
+    overriding the program's own; the others take the program's values. With `check_gradient`,
+    the first step's gradient is checked against central differences first and training does
+    not start if they disagree.
     With `predict` (node names) and `query` (input values), the nodes' values at the query
     after training. A Ctrl-C stops after the current step with what was reached."""
-    if dtype not in DTYPES:
-        raise UsageError(f"unknown dtype '{dtype}' (choose float64 or float32)")
+    kind = dtype_named(dtype)
     if optimizer not in OPTIMIZERS:
         raise UsageError(f"unknown optimizer '{optimizer}' (this version has: {', '.join(OPTIMIZERS)})")
     if not params:
@@ -288,13 +288,12 @@ def fit(program: Program, *, params: list[str], samples: list[str], inputs: dict
         raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
     if epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
-    kind = DTYPES[dtype]
     param_nodes = dict(zip(params, _lookup(program, params, "--params"), strict=True))
     _lookup(program, samples, "--samples")
     cost_name = cost or program.target_name
     (cost_node,) = _lookup(program, [cost_name], "--cost", inputs_only=False)
 
-    values = _input_values(program, inputs or {}, kind)
+    values = input_values(program, inputs or {}, kind)
     shapes = {name: np.shape(values[name]) for name in samples}
     flat = [name for name, shape in shapes.items() if not shape]
     if flat:
@@ -368,26 +367,6 @@ def fit(program: Program, *, params: list[str], samples: list[str], inputs: dict
         result.query = dict(query or {})
         result.predictions = predictions(program, {**values, **result.trained}, predict, query or {}, kind)
     return result
-
-
-def _input_values(program: Program, given: dict[str, Any], kind: Any) -> dict[str, Any]:
-    """Every input's value in the training dtype: given, or the program's own."""
-    unknown = [name for name in given if name not in program.inputs]
-    if unknown:
-        known = list(program.inputs)
-        raise NameLookupError(f"--at {unknown[0]}=...: the program has no input '{unknown[0]}' "
-                              f"({_closest(unknown[0], known)}its inputs: {', '.join(known) or 'none'})")
-    values = {}
-    with np.errstate(all="ignore"):
-        for name in program.inputs:
-            if name in given:
-                values[name] = np.asarray(given[name], dtype=kind)[()]
-            elif name in program.defaults:
-                values[name] = np.asarray(program.defaults[name], dtype=kind)[()]
-            else:
-                raise NameLookupError(f"the input '{name}' has no value: give it one with --at {name}=VALUE, "
-                                      f"or a line {name} = VALUE in the program")
-    return values
 
 
 def predictions(program: Program, values: dict[str, Any], names: list[str], query: dict[str, Any],
