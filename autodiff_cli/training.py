@@ -13,7 +13,9 @@ goes to a callback, the outcome is a plain FitResult.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -22,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Diagnostic, first_nonfinite, forward, linearize, reverse
+from .engine import Diagnostic, first_nonfinite, forward, linearize, needed_nodes, reverse
 from .errors import EXIT_CHECK, AdiffError, NameLookupError, UsageError
 from .graph import Program
-from .inputs import dtype_named, input_values
+from .inputs import COMPARE_ATOL, COMPARE_RTOL, dtype_named, input_values
 
 OPTIMIZERS = ("sgd",)
 CHECK_ELEMENTS = 2_000  # per parameter, for the finite-difference check of the first step
@@ -126,6 +128,14 @@ def _finite(value: Any) -> bool:
     return bool(np.isfinite(value).all())
 
 
+def _unused(program: Program, nodes: list[int]) -> dict[int, Any]:
+    """A placeholder for every node the given nodes do not need, for the forward pass's
+    overrides: statements and expect lines they do not use are not evaluated at all (they may
+    not even fit a batch's shapes)."""
+    used = program.graph.ancestors(nodes)
+    return {n: 0.0 for n in range(len(program.graph)) if n not in used}
+
+
 @dataclass
 class Plan:
     """The program prepared once for training: which nodes the cost needs, which edges carry
@@ -142,14 +152,8 @@ class Plan:
     @classmethod
     def build(cls, program: Program, cost_node: int, param_nodes: dict[str, int], dtype: Any,
               convention: str = "tensorflow") -> Plan:
-        graph = program.graph
-        used = graph.ancestors([cost_node])
-        # Statements and expect lines the cost does not use are not evaluated at all (they may
-        # not even fit a batch's shapes): the forward pass is handed a placeholder for them.
-        skipped = {n: 0.0 for n in range(len(graph)) if n not in used}
-        reach = graph.descendants(list(param_nodes.values()))
-        needed = {n for n in used & reach if graph[n].op != "const"}
-        return cls(program, cost_node, param_nodes, dtype, convention, skipped, needed)
+        needed = needed_nodes(program, [cost_node]) & program.graph.descendants(list(param_nodes.values()))
+        return cls(program, cost_node, param_nodes, dtype, convention, _unused(program, [cost_node]), needed)
 
     def loss(self, inputs: dict[str, Any]) -> tuple[float, list[Any]]:
         """The cost (its mean, when it is an array) and the forward values."""
@@ -188,13 +192,12 @@ class Plan:
         return loss, grads, values, problem
 
 
-def check_gradients(plan: Plan, inputs: dict[str, Any], rtol: float = 1e-5,
-                    atol: float = 1e-8) -> list[GradientCheck]:
+def check_gradients(plan: Plan, inputs: dict[str, Any], rtol: float = COMPARE_RTOL,
+                    atol: float = COMPARE_ATOL) -> list[GradientCheck]:
     """Reverse mode against central differences, (L(w+h) − L(w−h))/2h element by element, in
     float64 whatever the training dtype (the check is of the gradient, not of float32's digits);
     h = ∛ε·max(1, |w|) as `adiff compare` chooses it."""
-    plan64 = Plan(plan.program, plan.cost_node, plan.param_nodes, np.float64, plan.convention,
-                  plan.skipped, plan.needed)
+    plan64 = dataclasses.replace(plan, dtype=np.float64)
     inputs = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}
     _, grads, _, _ = plan64.gradients(inputs)
     checks = []
@@ -204,8 +207,7 @@ def check_gradients(plan: Plan, inputs: dict[str, Any], rtol: float = 1e-5,
             h = float(np.cbrt(np.finfo(np.float64).eps) * max(1.0, float(np.max(np.abs(point), initial=0))))
             numeric = np.full(point.shape, np.nan)
             count = min(point.size, CHECK_ELEMENTS)
-            for flat in range(count):
-                j = np.unravel_index(flat, point.shape)
+            for j in itertools.islice(np.ndindex(point.shape), count):
                 up, down = point.copy(), point.copy()
                 up[j] += h
                 down[j] -= h
@@ -213,9 +215,8 @@ def check_gradients(plan: Plan, inputs: dict[str, Any], rtol: float = 1e-5,
                 minus, _ = plan64.loss({**inputs, name: down})
                 numeric[j] = (plus - minus) / (up[j] - down[j])
             rev = grads[name]
-            checked = np.unravel_index(np.arange(count), point.shape)
-            error = np.abs(rev[checked] - numeric[checked])
-            agree = bool(np.all(error <= atol + rtol * np.abs(numeric[checked])))
+            error = np.abs(rev - numeric).ravel()[:count]  # the first `count` elements were checked
+            agree = bool(np.all(error <= atol + rtol * np.abs(numeric.ravel()[:count])))
             worst = float(np.max(error, initial=0.0))
             checks.append(GradientCheck(name, rev, numeric, h, worst, agree, count))
     return checks
@@ -376,7 +377,5 @@ def predictions(program: Program, values: dict[str, Any], names: list[str], quer
     nodes = _lookup(program, names, "--predict", inputs_only=False)
     _lookup(program, list(query), "--query")
     inputs = {**values, **{k: np.asarray(v, dtype=dtype) for k, v in query.items()}}
-    used = program.graph.ancestors(nodes)
-    skipped = {n: 0.0 for n in range(len(program.graph)) if n not in used}
-    out, _ = forward(program, inputs, dtype, overrides=skipped)
+    out, _ = forward(program, inputs, dtype, overrides=_unused(program, nodes))
     return {name: out[node] for name, node in zip(names, nodes, strict=True)}
