@@ -411,7 +411,7 @@ def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noq
             "--check-gradient", help="First compare each parameter's gradient with central differences; "
                                      "exit code 1, no training, if they disagree.")] = False,
         json_: JsonOpt = False,
-        digits: Annotated[int, typer.Option("--digits", min=1, max=17, help="Significant digits shown.")] = 6,
+        digits: DigitsOpt = 6,
         full: FullOpt = False, dtype: DtypeOpt = "float64",
         convention: ConventionOpt = Convention.tensorflow, debug: DebugOpt = False) -> int:
     """Train the parameters of a program on sample arrays by mini-batch SGD, as Keras's model.fit.
@@ -427,13 +427,13 @@ def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noq
     from .inputs import value_of
     from .parse import parse
 
-    nodes = _listed(predict) + [n for n in _listed(show) if n not in _listed(predict)]
+    nodes = list(dict.fromkeys(_listed(predict) + _listed(show)))
     if query and not nodes:
         raise UsageError("--query gives inputs for --predict or --show: name the nodes to evaluate")
     prog = parse(read_program(program, file))
     queried = {name: value_of(text, name) for name, text in parse_at(query).items()}
     out = sys.stderr if json_ else sys.stdout
-    with render.FitProgress(out, max(epochs, 1), quiet=json_ and not render.wants_rich(out)) as progress:
+    with render.FitProgress(out, quiet=json_ and not render.wants_rich(out)) as progress:
         result = training.fit(prog, params=_listed(params), samples=_listed(samples), inputs=parse_at(at),
                               cost=cost, optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
                               shuffle=shuffle, seed=seed, dtype=dtype, convention=convention.value,

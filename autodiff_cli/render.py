@@ -418,10 +418,9 @@ class FitProgress:
     progress bar with the epoch, the epoch's running loss, steps per second and time left
     (Keras's verbose=1 line); piped, a plain line every few epochs; quiet, nothing."""
 
-    def __init__(self, stream: TextIO, epochs: int, quiet: bool = False):
-        self.stream, self.epochs, self.quiet = stream, epochs, quiet
+    def __init__(self, stream: TextIO, quiet: bool = False):
+        self.stream, self.quiet = stream, quiet
         self.rich = not quiet and wants_rich(stream)
-        self.every = progress_every(epochs)
         self.bar: Any = None
         self.task: Any = None
         self.shown = -1.0  # when the bar was last told the progress (seconds into training)
@@ -450,7 +449,7 @@ class FitProgress:
             self.shown = p.seconds
             self.bar.update(self.task, completed=done, description=f"epoch {p.epoch}/{p.epochs}",
                             loss=fmt(p.loss, 4), rate=f"{done / p.seconds:,.0f} steps/s" if p.seconds else "")
-        elif p.end_of_epoch and (p.epoch % self.every == 0 or p.epoch in (1, p.epochs)):
+        elif p.end_of_epoch and (p.epoch % progress_every(p.epochs) == 0 or p.epoch in (1, p.epochs)):
             self.stream.write(f"epoch {p.epoch}/{p.epochs}: loss {fmt(p.loss, 6)}\n")
             self.stream.flush()
 
@@ -462,6 +461,8 @@ class FitProgress:
 def fit_tables(result: Any, digits: int = 6, full: bool = False) -> list[Table]:
     """The losses, the parameters before and after, the predictions at the query, and the
     gradient check of the first step."""
+    from .inputs import COMPARE_ATOL, COMPARE_RTOL  # the check's tolerances are compare's
+
     tables = []
     if result.gradient_check:
         check = Table("Gradient check at the first step: reverse mode against central differences",
@@ -471,7 +472,7 @@ def fit_tables(result: Any, digits: int = 6, full: bool = False) -> list[Table]:
             check.rows.append([c.name, fmt(c.reverse, digits, full), fmt(c.finite_difference, digits, full),
                                fmt(c.max_abs_error, 3), "yes" if c.agree else "NO"])
         check.notes.append("(f(w+h) - f(w-h))/2h element by element in float64, h = ∛ε·max(1, |w|); "
-                           "agree within rtol 1e-05, atol 1e-08")
+                           f"agree within rtol {COMPARE_RTOL:g}, atol {COMPARE_ATOL:g}")
         if result.check_failed:
             check.notes.append("the gradients disagree: training did not start")
         tables.append(check)
