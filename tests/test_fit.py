@@ -184,14 +184,20 @@ def test_gradient_check_of_the_first_step():
     assert result.exit_code == 0
 
 
-def test_a_wrong_gradient_stops_training(monkeypatch):
+@pytest.fixture
+def doubled_gradients(monkeypatch):
+    """Every gradient twice what it should be: a bug of the kind a hand-written layer invites."""
     right = training.Plan.gradients
 
-    def doubled(self, inputs):  # a bug of the kind a hand-written layer invites
+    def doubled(self, inputs):
         loss, grads, values, problem = right(self, inputs)
         return loss, {k: 2 * g for k, g in grads.items()}, values, problem
 
     monkeypatch.setattr(training.Plan, "gradients", doubled)
+
+
+@pytest.mark.usefixtures("doubled_gradients")
+def test_a_wrong_gradient_stops_training():
     result = fit_from3(check_gradient=True)
     assert result.check_failed and result.exit_code == 1
     assert result.steps_done == 0
@@ -297,14 +303,8 @@ def test_cli_divergence_exit_code_1(run):
     assert "training diverged at epoch" in err
 
 
-def test_cli_check_gradient_disagreement_exit_code_1(run, monkeypatch):
-    right = training.Plan.gradients
-
-    def doubled(self, inputs):
-        loss, grads, values, problem = right(self, inputs)
-        return loss, {k: 2 * g for k, g in grads.items()}, values, problem
-
-    monkeypatch.setattr(training.Plan, "gradients", doubled)
+@pytest.mark.usefixtures("doubled_gradients")
+def test_cli_check_gradient_disagreement_exit_code_1(run):
     code, out, _ = run("fit", FROM3, *FROM3_ARGS, "--check-gradient")
     assert code == 1
     assert "training did not start" in out and "Parameters" not in out
