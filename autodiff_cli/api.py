@@ -17,7 +17,7 @@ from .engine import Diagnostic, first_nonfinite, forward, linearize, needed_node
 from .errors import NameLookupError, UsageError
 from .formulas import function_list
 from .graph import Program
-from .inputs import COMPARE_ATOL, COMPARE_RTOL, dtype_named, input_values, parse_grid, resolve
+from .inputs import COMPARE_ATOL, COMPARE_RTOL, dtype_named, input_values, names_listed, parse_grid, resolve
 from .ops import CONVENTIONS, OPS
 from .parse import parse
 from .results import CompareResult, DiffResult, GradResult, GridResult, JacobianResult, jsonable
@@ -29,13 +29,6 @@ __all__ = ["CompareResult", "DiffResult", "GradResult", "GridResult", "JacobianR
 def as_program(program: str | Program) -> Program:
     """A parsed program: text is parsed, a Program is used as it is."""
     return program if isinstance(program, Program) else parse(program)
-
-
-def _names(text_or_list: str | list[str] | None) -> list[str]:
-    if text_or_list is None:
-        return []
-    items = [text_or_list] if isinstance(text_or_list, str) else list(text_or_list)
-    return [n.strip() for item in items for n in item.split(",") if n.strip()]
 
 
 def _check_convention(convention: str) -> None:
@@ -74,8 +67,8 @@ def grad(program: str | Program, *, of: str | list[str] | None = None,
     prog = as_program(program)
     at = {**(at or {}), **inputs}
     values_in = input_values(prog, at, dtype_named(dtype))
-    of_names = _names(of) or [prog.target_name]
-    wrt_names = _names(wrt) or list(prog.inputs)
+    of_names = names_listed(of) or [prog.target_name]
+    wrt_names = names_listed(wrt) or list(prog.inputs)
     of_nodes = resolve(prog, of_names, "--of")
     wrt_nodes = resolve(prog, wrt_names, "--wrt")
 
@@ -121,8 +114,8 @@ def compare(program: str | Program, *, of: str | list[str] | None = None,
         raise UsageError(f"--eps must be a positive step, got {eps}")
     prog = as_program(program)
     values_in = input_values(prog, {**(at or {}), **inputs})
-    of_names = _names(of) or [prog.target_name]
-    wrt_names = _names(wrt) or list(prog.inputs)
+    of_names = names_listed(of) or [prog.target_name]
+    wrt_names = names_listed(wrt) or list(prog.inputs)
     of_pairs = list(zip(of_names, resolve(prog, of_names, "--of"), strict=True))
     wrt_pairs = list(zip(wrt_names, resolve(prog, wrt_names, "--wrt"), strict=True))
     from .checks import check_pairs  # compare's machinery, loaded when it is used
@@ -137,11 +130,11 @@ def diff(program: str | Program, *, of: str | None = None, wrt: str | list[str] 
     repeats a single variable (order=2: ∂²f/∂x²). Without `wrt`, one first derivative per input.
     With values (`at`), each derivative is also evaluated."""
     prog = as_program(program)
-    of_name = (_names(of) or [prog.target_name])[0]
+    of_name = (names_listed(of) or [prog.target_name])[0]
     (target,) = resolve(prog, [of_name], "--of")
     if order < 1:
         raise UsageError(f"--order must be 1 or more, got {order}")
-    names = _names(wrt)
+    names = names_listed(wrt)
     if len(names) == 1:
         sequences = [names * order]
     elif names:
@@ -176,11 +169,11 @@ def jacobian(program: str | Program, *, of: str | None = None, wrt: str | list[s
     _check_convention(convention)
     prog = as_program(program)
     values_in = input_values(prog, {**(at or {}), **inputs})
-    if len(_names(of)) > 1:
+    if len(names_listed(of)) > 1:
         raise UsageError("jacobian takes one target: --of NAME")
-    of_name = (_names(of) or [prog.target_name])[0]
+    of_name = (names_listed(of) or [prog.target_name])[0]
     (target,) = resolve(prog, [of_name], "--of")
-    wrt_names = _names(wrt) or list(prog.inputs)
+    wrt_names = names_listed(wrt) or list(prog.inputs)
     results = []
     for w_name, w_node in zip(wrt_names, resolve(prog, wrt_names, "--wrt"), strict=True):
         from .checks import jacobian as jacobian_matrix
@@ -216,7 +209,7 @@ def grid(program: str | Program, *, grids: list[str] | None = None, points: dict
     overlap = [n for n in (at or {}) if n in columns]
     if overlap:
         raise UsageError(f"{overlap[0]} is given by --at and by the points; give it once")
-    of_name = (_names(of) or [prog.target_name])[0]
+    of_name = (names_listed(of) or [prog.target_name])[0]
     (target,) = resolve(prog, [of_name], "--of")
     for n in prog.graph.ancestors([target]):
         entry = OPS.get(prog.graph[n].op)

@@ -14,7 +14,16 @@ import numpy as np
 import typer
 
 from .errors import EXIT_INTERNAL, AdiffError, UsageError
-from .inputs import COMPARE_ATOL, COMPARE_RTOL, EXPECT_ATOL, EXPECT_RTOL, parse_at, read_points, read_text
+from .inputs import (
+    COMPARE_ATOL,
+    COMPARE_RTOL,
+    EXPECT_ATOL,
+    EXPECT_RTOL,
+    names_listed,
+    parse_at,
+    read_points,
+    read_text,
+)
 from .ops import CONVENTIONS
 
 app = typer.Typer(
@@ -378,10 +387,6 @@ def functions(debug: DebugOpt = False) -> int:
 # adiff fit: training a program's parameters (the library half is training.py)
 # ----------------------------------------------------------------------------------------------
 
-def _listed(items: list[str]) -> list[str]:
-    return [n.strip() for item in items for n in item.split(",") if n.strip()]
-
-
 @app.command()
 @_handled
 def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
@@ -427,14 +432,15 @@ def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noq
     from .inputs import value_of
     from .parse import parse
 
-    nodes = list(dict.fromkeys(_listed(predict) + _listed(show)))
+    nodes = list(dict.fromkeys(names_listed(predict) + names_listed(show)))
     if query and not nodes:
         raise UsageError("--query gives inputs for --predict or --show: name the nodes to evaluate")
     prog = parse(read_program(program, file))
     queried = {name: value_of(text, name) for name, text in parse_at(query).items()}
     out = sys.stderr if json_ else sys.stdout
     with render.FitProgress(out, quiet=json_ and not render.wants_rich(out)) as progress:
-        result = training.fit(prog, params=_listed(params), samples=_listed(samples), inputs=parse_at(at),
+        result = training.fit(prog, params=names_listed(params), samples=names_listed(samples),
+                              inputs=parse_at(at),
                               cost=cost, optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
                               shuffle=shuffle, seed=seed, dtype=dtype, convention=convention.value,
                               check_gradient=check_gradient, predict=nodes, query=queried, progress=progress)

@@ -41,6 +41,14 @@ def node_named(prog: Program, name: str) -> int | None:
     return prog.bindings.get(name, prog.inputs.get(name))
 
 
+def names_listed(text_or_list: str | list[str] | None) -> list[str]:
+    """Names given as "a,b", or repeated (["a", "b,c"]), in order: --of, --wrt, --params."""
+    if text_or_list is None:
+        return []
+    items = [text_or_list] if isinstance(text_or_list, str) else list(text_or_list)
+    return [n.strip() for item in items for n in item.split(",") if n.strip()]
+
+
 def resolve(prog: Program, names: list[str], option: str) -> list[int]:
     """The node of each name; an unknown name is an error naming the option it came from."""
     out = []
