@@ -3,6 +3,7 @@ differentiation in forward and reverse mode, with a verdict on whether they agre
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,18 +66,22 @@ def evaluate_formula(formula: Formula, values: dict[str, Any]) -> Any:
 
 
 def central_difference(program: Program, inputs: dict[str, Any], target: int, wrt: int,
-                       point: Any, h: float) -> Any:
+                       point: Any, h: float, skipped: dict[int, Any] | None = None,
+                       count: int | None = None) -> Any:
     """(f(x + h) - f(x - h)) / 2h for each element of x in turn (f summed when it is an
-    array), dividing by the step the floats really took."""
+    array), dividing by the step the floats really took. `skipped` holds nodes the passes need
+    not compute (set to placeholders); with `count`, only the first `count` elements are
+    differenced (the rest are nan)."""
     point = np.asarray(point)
-    out = np.empty(point.shape, dtype=np.result_type(point, np.float32))
+    out = np.full(point.shape, np.nan, dtype=np.result_type(point, np.float32))
+    skipped = skipped or {}
     with np.errstate(all="ignore"):
-        for j in np.ndindex(point.shape):
+        for j in itertools.islice(np.ndindex(point.shape), count):
             up, down = point.copy(), point.copy()
             up[j] += h
             down[j] -= h
-            plus, _ = forward(program, inputs, point.dtype.type, overrides={wrt: up[()]})
-            minus, _ = forward(program, inputs, point.dtype.type, overrides={wrt: down[()]})
+            plus, _ = forward(program, inputs, point.dtype.type, overrides={**skipped, wrt: up[()]})
+            minus, _ = forward(program, inputs, point.dtype.type, overrides={**skipped, wrt: down[()]})
             out[j] = (np.sum(plus[target]) - np.sum(minus[target])) / (up[j] - down[j])
     return out[()]
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import itertools
 import math
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import auto_step, central_difference, close
 from .engine import Diagnostic, first_nonfinite, forward, linearize, needed_nodes, reverse
 from .errors import EXIT_CHECK, AdiffError, NameLookupError, UsageError
 from .graph import Program
@@ -199,26 +199,20 @@ def check_gradients(plan: Plan, inputs: dict[str, Any], rtol: float = COMPARE_RT
     h = ∛ε·max(1, |w|) as `adiff compare` chooses it."""
     plan64 = dataclasses.replace(plan, dtype=np.float64)
     inputs = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}
-    _, grads, _, _ = plan64.gradients(inputs)
+    loss, grads, values, _ = plan64.gradients(inputs)
+    cost_size = np.size(values[plan.cost_node])  # the loss is the cost's mean: its sum / size
     checks = []
-    with np.errstate(all="ignore"):
-        for name in plan.param_nodes:
-            point = inputs[name]
-            h = float(np.cbrt(np.finfo(np.float64).eps) * max(1.0, float(np.max(np.abs(point), initial=0))))
-            numeric = np.full(point.shape, np.nan)
-            count = min(point.size, CHECK_ELEMENTS)
-            for j in itertools.islice(np.ndindex(point.shape), count):
-                up, down = point.copy(), point.copy()
-                up[j] += h
-                down[j] -= h
-                plus, _ = plan64.loss({**inputs, name: up})
-                minus, _ = plan64.loss({**inputs, name: down})
-                numeric[j] = (plus - minus) / (up[j] - down[j])
-            rev = grads[name]
-            error = np.abs(rev - numeric).ravel()[:count]  # the first `count` elements were checked
-            agree = bool(np.all(error <= atol + rtol * np.abs(numeric.ravel()[:count])))
-            worst = float(np.max(error, initial=0.0))
-            checks.append(GradientCheck(name, rev, numeric, h, worst, agree, count))
+    for name, node in plan.param_nodes.items():
+        point = inputs[name]
+        h, _ = auto_step(point)
+        count = min(point.size, CHECK_ELEMENTS)
+        numeric = central_difference(plan.program, inputs, plan.cost_node, node, point, h,
+                                     skipped=plan.skipped, count=count) / cost_size
+        rev = grads[name]
+        checked_rev, checked_numeric = rev.ravel()[:count], numeric.ravel()[:count]
+        worst = float(np.max(np.abs(checked_rev - checked_numeric), initial=0.0))
+        agree = close(checked_rev, checked_numeric, rtol, atol)
+        checks.append(GradientCheck(name, rev, numeric, h, worst, agree, count))
     return checks
 
 
