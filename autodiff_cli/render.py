@@ -402,10 +402,10 @@ def graph_tree(pic: Any, stream: TextIO | None = None) -> None:
 def fit_heading(result: Any) -> str:
     """One line: what was trained on what, and how."""
     order = "in order" if not result.shuffle else f"shuffled (seed {result.seed})"
+    epochs = f"{result.epochs} epoch" + ("s" if result.epochs != 1 else "")
     return (f"Trained {', '.join(result.params)} on {result.n_samples} samples "
             f"({', '.join(result.samples)}) to lower {result.cost}: {result.optimizer.upper()}, "
-            f"lr {result.lr:g}, batch size {result.batch_size}, {result.epochs} epochs, {order}, "
-            f"{result.dtype}")
+            f"lr {result.lr:g}, batch size {result.batch_size}, {epochs}, {order}, {result.dtype}")
 
 
 def progress_every(epochs: int) -> int:
@@ -483,7 +483,7 @@ def fit_tables(result: Any, digits: int = 6, full: bool = False) -> list[Table]:
         params.rows.append([name, fmt(result.initial[name], digits, full),
                             fmt(result.trained[name], digits, full)])
     after = "" if result.loss_after is None else f", {fmt(result.loss_after, digits)} after"
-    params.notes.append(f"the cost {result.cost} over all samples: {fmt(result.loss_before, digits)} "
+    params.notes.append(f"{result.cost} over all samples: {fmt(result.loss_before, digits)} "
                         f"before{after}; {result.steps_done} steps; {result.seconds:.2f} s")
     params.notes.extend(f"note: {n}" for n in result.notes)
     tables.append(params)
