@@ -428,7 +428,7 @@ def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noq
     --check-gradient found a disagreement; 2 bad program, names, shapes or options; 130 Ctrl-C
     (training stops after the current step, and the state reached is shown).
     """
-    from . import render, training
+    from . import render, render_fit, training
     from .inputs import value_of
     from .parse import parse
 
@@ -438,7 +438,7 @@ def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noq
     prog = parse(read_program(program, file))
     queried = {name: value_of(text, name) for name, text in parse_at(query).items()}
     out = sys.stderr if json_ else sys.stdout
-    with render.FitProgress(out, quiet=json_ and not render.wants_rich(out)) as progress:
+    with render_fit.FitProgress(out, quiet=json_ and not render.wants_rich(out)) as progress:
         result = training.fit(prog, params=names_listed(params), samples=names_listed(samples),
                               inputs=parse_at(at),
                               cost=cost, optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
@@ -448,10 +448,10 @@ def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noq
         sys.stderr.write(f"interrupted: stopped after {result.steps_done} steps "
                          f"({len(result.epoch_losses)} whole epochs); the state reached follows\n")
     if json_:
-        sys.stdout.write(render.to_json(render.fit_document(result)) + "\n")
+        sys.stdout.write(render.to_json(render_fit.fit_document(result)) + "\n")
     else:
-        sys.stdout.write(render.fit_heading(result) + "\n")
-        render.print_tables(render.fit_tables(result, digits, full))
+        sys.stdout.write(render_fit.fit_heading(result) + "\n")
+        render.print_tables(render_fit.fit_tables(result, digits, full))
     return result.exit_code
 
 

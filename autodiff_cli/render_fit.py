@@ -1,0 +1,147 @@
+"""The rendering of `adiff fit`: training progress, the tables of a FitResult, its JSON document."""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+import numpy as np
+
+from .render import Table, _ends, fmt, wants_rich
+
+
+def fit_heading(result: Any) -> str:
+    """One line: what was trained on what, and how."""
+    order = "in order" if not result.shuffle else f"shuffled (seed {result.seed})"
+    epochs = f"{result.epochs} epoch" + ("s" if result.epochs != 1 else "")
+    return (f"Trained {', '.join(result.params)} on {result.n_samples} samples "
+            f"({', '.join(result.samples)}) to lower {result.cost}: {result.optimizer.upper()}, "
+            f"lr {result.lr:g}, batch size {result.batch_size}, {epochs}, {order}, {result.dtype}")
+
+
+def progress_every(epochs: int) -> int:
+    """Piped output has a line every this many epochs (about ten lines), and the last."""
+    return max(1, epochs // 10)
+
+
+class FitProgress:
+    """The progress of training, for the callback of training.fit: on a terminal a Rich
+    progress bar with the epoch, the epoch's running loss, steps per second and time left
+    (Keras's verbose=1 line); piped, a plain line every few epochs; quiet, nothing."""
+
+    def __init__(self, stream: TextIO, quiet: bool = False):
+        self.stream, self.quiet = stream, quiet
+        self.rich = not quiet and wants_rich(stream)
+        self.bar: Any = None
+        self.task: Any = None
+        self.shown = -1.0  # when the bar was last told the progress (seconds into training)
+
+    def __enter__(self) -> FitProgress:
+        if self.rich:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=30),
+                                TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]}"),
+                                TimeRemainingColumn(), console=Console(file=self.stream, highlight=False))
+            self.bar.start()
+        return self
+
+    def __call__(self, p: Any) -> None:
+        if self.quiet:
+            return
+        if self.rich:
+            done = (p.epoch - 1) * p.steps + p.step
+            if self.task is None:
+                self.task = self.bar.add_task("", total=p.epochs * p.steps, loss="", rate="")
+            last = done == p.epochs * p.steps
+            if p.seconds < self.shown + 0.05 and not last:  # the bar redraws at 10 Hz anyway
+                return
+            self.shown = p.seconds
+            self.bar.update(self.task, completed=done, description=f"epoch {p.epoch}/{p.epochs}",
+                            loss=fmt(p.loss, 4), rate=f"{done / p.seconds:,.0f} steps/s" if p.seconds else "")
+        elif p.end_of_epoch and (p.epoch % progress_every(p.epochs) == 0 or p.epoch in (1, p.epochs)):
+            self.stream.write(f"epoch {p.epoch}/{p.epochs}: loss {fmt(p.loss, 6)}\n")
+            self.stream.flush()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def fit_tables(result: Any, digits: int = 6, full: bool = False) -> list[Table]:
+    """The losses, the parameters before and after, the predictions at the query, and the
+    gradient check of the first step."""
+    from .inputs import COMPARE_ATOL, COMPARE_RTOL  # the check's tolerances are compare's
+
+    tables = []
+    if result.gradient_check:
+        check = Table("Gradient check at the first step: reverse mode against central differences",
+                      ["parameter", "reverse mode", "central difference", "max |difference|", "agree"],
+                      styles={1: "yellow"})
+        for c in result.gradient_check:
+            check.rows.append([c.name, fmt(c.reverse, digits, full), fmt(c.finite_difference, digits, full),
+                               fmt(c.max_abs_error, 3), "yes" if c.agree else "NO"])
+        check.notes.append("(f(w+h) - f(w-h))/2h element by element in float64, h = ∛ε·max(1, |w|); "
+                           f"agree within rtol {COMPARE_RTOL:g}, atol {COMPARE_ATOL:g}")
+        if result.check_failed:
+            check.notes.append("the gradients disagree: training did not start")
+        tables.append(check)
+    if result.check_failed:
+        return tables
+    params = Table("Parameters", ["parameter", "initial", "trained"], styles={2: "cyan"})
+    for name in result.params:
+        params.rows.append([name, fmt(result.initial[name], digits, full),
+                            fmt(result.trained[name], digits, full)])
+    after = "" if result.loss_after is None else f", {fmt(result.loss_after, digits)} after"
+    params.notes.append(f"{result.cost} over all samples: {fmt(result.loss_before, digits)} "
+                        f"before{after}; {result.steps_done} steps; {result.seconds:.2f} s")
+    params.notes.extend(f"note: {n}" for n in result.notes)
+    tables.append(params)
+    if result.predictions:
+        tables.append(_prediction_table(result, digits, full))
+    return tables
+
+
+def _prediction_table(result: Any, digits: int, full: bool) -> Table:
+    """A row per query sample when the query's inputs and the nodes share a first axis (as
+    the lecture prints them); else a row per node with its whole value."""
+    shown = {**result.query, **result.predictions}
+    lengths = {np.shape(v)[0] if np.ndim(v) else None for v in shown.values()}
+    title = "Predictions at the query" if result.query else "Predictions at the program's inputs"
+    if len(lengths) == 1 and None not in lengths and result.query:
+        (n,) = lengths
+        t = Table(title, ["", *shown], styles={1 + len(result.query) + i: "cyan"
+                                               for i in range(len(result.predictions))})
+        for i in _ends(n, 20, full):
+            t.rows.append([str(i + 1), *(fmt(v[i], digits, full) for v in shown.values())])
+        if n > len(t.rows):
+            t.notes.append(f"{n - len(t.rows)} of {n} rows not shown; --full shows every one")
+        return t
+    t = Table(title, ["node", "value"], styles={1: "cyan"})
+    for name, value in shown.items():
+        t.rows.append([name, fmt(value, digits, full)])
+    return t
+
+
+def fit_document(result: Any) -> dict[str, Any]:
+    """The JSON document of `adiff fit --json` (schema in the README)."""
+    from .results import jsonable
+
+    return {
+        "params": result.params, "samples": result.samples, "cost": result.cost,
+        "optimizer": {"name": result.optimizer, "lr": result.lr},
+        "batch_size": result.batch_size, "epochs": result.epochs, "shuffle": result.shuffle,
+        "seed": result.seed, "dtype": result.dtype, "n_samples": result.n_samples,
+        "loss_before": jsonable(result.loss_before), "loss_after": jsonable(result.loss_after),
+        "epoch_losses": [jsonable(v) for v in result.epoch_losses],
+        "initial": {k: jsonable(v) for k, v in result.initial.items()},
+        "trained": {k: jsonable(v) for k, v in result.trained.items()},
+        "query": {k: jsonable(v) for k, v in result.query.items()},
+        "predictions": {k: jsonable(v) for k, v in result.predictions.items()},
+        "gradient_check": [{"param": c.name, "reverse": jsonable(c.reverse),
+                            "finite_difference": jsonable(c.finite_difference), "eps": c.eps,
+                            "max_abs_error": jsonable(c.max_abs_error), "agree": c.agree}
+                           for c in result.gradient_check],
+        "steps": result.steps_done, "seconds": result.seconds, "interrupted": result.interrupted,
+        "notes": result.notes,
+    }
