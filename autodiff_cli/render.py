@@ -6,25 +6,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import numpy as np
 
+from .checks import close
 from .engine import LinearMap
+from .layout import Table, lay_out, records_text
 from .numfmt import format_value
 from .results import CompareResult, DiffResult, GradResult, GridResult, JacobianResult
 
 ROWS_SHOWN = 40  # nodes shown without --all-nodes: the first and last 20
-
-
-@dataclass
-class Table:
-    title: str
-    columns: list[str]
-    rows: list[list[str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    styles: dict[int, str] = field(default_factory=dict)  # column -> Rich style
 
 
 def fmt(value: Any, digits: int = 10, full: bool = False) -> str:
@@ -50,14 +42,13 @@ def grad_tables(result: GradResult, digits: int = 10, all_nodes: bool = False,
         ids = ids[:ROWS_SHOWN // 2] + ids[-ROWS_SHOWN // 2:]
     nodes = Table("Nodes in evaluation order (forward values, local partials, reverse-pass adjoints)",
                   ["#", "node", "op", "value", "local partials", *[f"∂{_d(t)}/∂node" for t in targets]],
-                  styles={3: "cyan", **{5 + i: "yellow" for i in range(len(targets))}})
+                  styles={3: "cyan", **{5 + i: "yellow" for i in range(len(targets))}}, keys=2)
     for position, row in enumerate(result.rows(ids)):
         if hidden and position == ROWS_SHOWN // 2:
             nodes.rows.append(["…", f"{hidden:,} more nodes", "", "", "", *["" for _ in targets]])
         name = result.program.labels.get(row.id)
         head = f"∂{_d(name)}" if name else "∂"
-        partials = "\n".join(f"{head}/∂{_d(p.wrt)} = {p.formula}"
-                              + ("" if isinstance(p.value, LinearMap) else f" = {fmt(p.value, digits, full)}")
+        partials = "\n".join(_partial_text(f"{head}/∂{_d(p.wrt)}", p.formula, p.value, digits, full)
                               for p in row.local_partials)
         adj = [fmt(row.adjoints[t], digits, full) if t in row.adjoints else "not connected" for t in targets]
         number = position + 1 + (hidden if hidden and position >= ROWS_SHOWN // 2 else 0)
@@ -66,7 +57,8 @@ def grad_tables(result: GradResult, digits: int = 10, all_nodes: bool = False,
         total = len(result.node_ids())
         nodes.notes.append(f"{hidden:,} of {total:,} nodes not shown; --all-nodes shows every one")
 
-    grads = Table("Gradient", ["", *[f"∂/∂{_d(w)}" for w in result.wrt]], styles={0: "bold"})
+    grads = Table("Gradient", ["target", *[f"∂/∂{_d(w)}" for w in result.wrt]], styles={0: "bold"},
+                  turnable=True)
     for t, row in result.gradients.items():
         cells = []
         for w, v in row.items():
@@ -80,6 +72,14 @@ def grad_tables(result: GradResult, digits: int = 10, all_nodes: bool = False,
     return [nodes, grads]
 
 
+def _partial_text(name: str, formula: str, value: Any, digits: int, full: bool) -> str:
+    """∂v/∂x = 2·x = 4; a constant partial once (∂/∂(x^2) = 1, not = 1 = 1)."""
+    if isinstance(value, LinearMap):
+        return f"{name} = {formula}"
+    number = fmt(value, digits, full)
+    return f"{name} = {formula}" if number == formula else f"{name} = {formula} = {number}"
+
+
 def statements_text(statements: list[tuple[str, str]], limit: int | None) -> tuple[str, bool]:
     """Statements one per line (t1 = ...), cut after `limit` characters; says whether it cut."""
     lines = [f"{name} = {text}" if name else text for name, text in statements]
@@ -91,6 +91,12 @@ def statements_text(statements: list[tuple[str, str]], limit: int | None) -> tup
 
 def _point_text(point: dict[str, Any], digits: int) -> str:
     return ", ".join(f"{k} = {fmt(v, digits)}" for k, v in point.items())
+
+
+def _beyond(value: Any, reference: Any, rtol: float, atol: float) -> bool:
+    """Whether a method's value differs from reverse mode's by more than the tolerance."""
+    return value is not None and not close(np.asarray(value, dtype=float), np.asarray(reference, dtype=float),
+                                           rtol, atol)
 
 
 def compare_tables(result: CompareResult, digits: int = 10, limit: int = 600) -> list[Table]:
@@ -121,11 +127,19 @@ def compare_tables(result: CompareResult, digits: int = 10, limit: int = 600) ->
             t.notes.append(f"formula cut at {limit} characters; --json has all of it")
         tolerance = f"rtol {result.rtol:g}, atol {result.atol:g}"
         t.notes.append(f"agree within {tolerance}" if p.agree else f"DISAGREE beyond {tolerance}")
+        t.note_styles[len(t.notes) - 1] = "green" if p.agree else "bold red"
+        if not p.agree:  # the methods that differ from reverse mode by more than the tolerance
+            methods = {"1 symbolic, expanded": p.symbolic, "2 central difference": fd.value,
+                       "3 forward mode (JVP)": p.forward}
+            for r, row in enumerate(t.rows):
+                if row[0] in methods and _beyond(methods[row[0]], p.reverse, result.rtol, result.atol):
+                    t.rows[r][0] = "✗ " + row[0]
+                    t.row_styles[r] = "bold red"
         tables.append(t)
         if p.sweep:
             best = min(p.sweep, key=lambda row: float(np.nan_to_num(row[2], nan=np.inf)))
             s = Table(f"Central difference against reverse mode, by step h (∂{_d(p.of)}/∂{_d(p.wrt)})",
-                      ["h", "central difference", "|error|", ""])
+                      ["h", "central difference", "|error|", "best"])
             for h, v, e in p.sweep:
                 s.rows.append([f"{h:.0e}", fmt(v, digits), fmt(e, 3), "← best" if h == best[0] else ""])
             s.notes.append("large h: truncation error (∝ h²); small h: rounding error (∝ ε/h)")
@@ -171,7 +185,7 @@ def grid_table(result: GridResult, digits: int = 10, shown: int = 5) -> Table:
     """The first and last points, then the smallest and largest of each column."""
     header = grid_header(result)
     matrix = result.matrix()
-    t = Table(f"{len(matrix):,} point{'s' if len(matrix) != 1 else ''}", ["", *header])
+    t = Table(f"{len(matrix):,} point{'s' if len(matrix) != 1 else ''}", ["point", *header])
     rows = range(len(matrix)) if len(matrix) <= 2 * shown else [*range(shown), *range(len(matrix) - shown,
                                                                                        len(matrix))]
     for k, i in enumerate(rows):
@@ -212,7 +226,7 @@ def jacobian_tables(results: list[JacobianResult], digits: int = 10, full: bool 
         header = [col_labels[c] for c in keep_c]
         if len(keep_c) < cols:
             header.insert(most // 2, "…")
-        t = Table(f"Jacobian ∂{_d(r.of)}/∂{_d(r.wrt)}: {rows} × {cols}", ["", *header])
+        t = Table(f"Jacobian ∂{_d(r.of)}/∂{_d(r.wrt)}: {rows} × {cols}", ["∂ row/∂ column", *header])
         for k, i in enumerate(keep_r):
             if len(keep_r) < rows and k == most // 2:
                 t.rows.append(["…", *["" for _ in header]])
@@ -252,22 +266,41 @@ def print_report(tables: list[Table], warnings: list[Any]) -> None:
     print_warnings(warnings)
 
 
-def _print_rich(tables: list[Table], stream: TextIO) -> None:
-    from rich import box
+def rich_console(stream: TextIO, width: int | None = None) -> Any:
+    """A Rich console for one invocation; Rich itself honours NO_COLOR and the terminal's width."""
     from rich.console import Console
+
+    return Console(file=stream, highlight=False, width=width)
+
+
+def _print_rich(tables: list[Table], stream: TextIO, width: int | None = None) -> None:
+    """Each table laid out to the terminal's width: a number or a name is never broken, no
+    column dropped (layout.lay_out splits or turns a table that does not fit)."""
+    from rich import box
     from rich.table import Table as RichTable
 
-    console = Console(file=stream, highlight=False)  # Rich itself honours NO_COLOR
+    console = rich_console(stream, width)
+    first = True
     for t in tables:
-        rt = RichTable(title=t.title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
-        for i, col in enumerate(t.columns):
-            rt.add_column(col, style=t.styles.get(i), overflow="fold")
-        for row in t.rows:
-            rt.add_row(*row)
-        console.print(rt)
-        for note in t.notes:
-            console.print(note, style="dim", markup=False)
-        console.print()
+        for part in lay_out(t, console.width):
+            if not first:
+                console.print()
+            first = False
+            p = part.table
+            if part.widths is None:
+                console.print(p.title, style="bold", markup=False)
+                for line in records_text(p, console.width):
+                    console.print(line, markup=False, soft_wrap=True)
+            else:
+                rt = RichTable(title=p.title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold",
+                                show_edge=False)
+                for i, (col, w) in enumerate(zip(p.columns, part.widths, strict=False)):
+                    rt.add_column(col, style=p.styles.get(i), overflow="fold", width=w)
+                for r, row in enumerate(p.rows):
+                    rt.add_row(*row, style=p.row_styles.get(r))
+                console.print(rt)
+            for k, note in enumerate(p.notes):
+                console.print(note, style=p.note_styles.get(k, "dim"), markup=False)
 
 
 def plain_text(tables: list[Table]) -> str:
@@ -287,7 +320,7 @@ def plain_text(tables: list[Table]) -> str:
                 out.append("  " + "  ".join("-" * w for w in widths))
         out.extend(t.notes)
         out.append("")
-    return "\n".join(out) + "\n"
+    return "\n".join(out[:-1]) + "\n"  # a blank line between tables, none after the last
 
 
 def run_lines(result: Any, digits: int = 10) -> str:

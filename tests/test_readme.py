@@ -63,7 +63,7 @@ def test_first_lines_are_the_two_commands():
 
 def test_perceptron_claim():
     proc = adiff("adiff grad -f samples/perceptron.adiff --wrt w1,w2,b --digits 6")
-    assert "∂c  0.021232  -0.0127392  0.042464" in proc.stdout
+    assert "∂c      0.021232  -0.0127392  0.042464" in proc.stdout
 
 
 def test_library_example():
