@@ -2,10 +2,9 @@
 half of `adiff fit`.
 
 Each step takes a batch of rows of the sample arrays (their first axis is the sample axis; a
-batch keeps the shape, so one row of a 2×2 X is 1×2), runs the engine's forward pass,
-linearization and reverse pass on the cost, and moves every parameter against its gradient:
-
-    w ← w − lr · ∂cost/∂w                                    (SGD, Keras's optimizer "sgd")
+batch keeps the shape, so one row of a 2×2 X is 1×2), replays the program's compiled step plan
+(plan.py: forward pass and reverse pass of the cost) and moves every parameter against its
+gradient by the optimizer's rule (optimizers.py), e.g. SGD's w ← w − lr · ∂cost/∂w.
 
 A cost that is an array is reduced by its mean, as Keras does. Nothing here prints: progress
 goes to a callback, the outcome is a plain FitResult.
@@ -13,9 +12,10 @@ goes to a callback, the outcome is a plain FitResult.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,8 +28,9 @@ from .engine import Diagnostic, first_nonfinite, forward, linearize, needed_node
 from .errors import EXIT_CHECK, AdiffError, NameLookupError, UsageError
 from .graph import Program
 from .inputs import COMPARE_ATOL, COMPARE_RTOL, dtype_named, input_values
+from .optimizers import DEFAULT_LR, Optimizer
+from .plan import StepPlan, compile_plan
 
-OPTIMIZERS = ("sgd",)
 CHECK_ELEMENTS = 2_000  # per parameter, for the finite-difference check of the first step
 
 
@@ -93,6 +94,12 @@ class FitResult:
     notes: list[str] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     interrupted: bool = False  # stopped by Ctrl-C after a whole step
+    optimizer_settings: dict[str, Any] = field(default_factory=dict)  # the rule, its constants
+    n_validation: int = 0  # samples held out by --validation-split (the last ones)
+    validation_losses: list[float] = field(default_factory=list)  # after each epoch
+    metric: str | None = None
+    accuracy: list[float] = field(default_factory=list)  # over the training samples, each epoch
+    validation_accuracy: list[float] = field(default_factory=list)
 
     @property
     def check_failed(self) -> bool:
@@ -139,7 +146,9 @@ def _unused(program: Program, nodes: list[int]) -> dict[int, Any]:
 @dataclass
 class Plan:
     """The program prepared once for training: which nodes the cost needs, which edges carry
-    a gradient from a parameter to the cost; each step replays the engine's passes on it."""
+    a gradient from a parameter to the cost, and the compiled step plan (plan.py) that each
+    step replays; the engine's passes where the plan cannot go (hessian()) and to explain a
+    value that is not finite."""
 
     program: Program
     cost_node: int
@@ -148,40 +157,58 @@ class Plan:
     convention: str = "tensorflow"
     skipped: dict[int, Any] = field(default_factory=dict)  # nodes the cost does not need
     needed: set[int] = field(default_factory=set)  # nodes on a path from a parameter to the cost
+    step: StepPlan | None = None
 
     @classmethod
     def build(cls, program: Program, cost_node: int, param_nodes: dict[str, int], dtype: Any,
               convention: str = "tensorflow") -> Plan:
         needed = needed_nodes(program, [cost_node]) & program.graph.descendants(list(param_nodes.values()))
-        return cls(program, cost_node, param_nodes, dtype, convention, _unused(program, [cost_node]), needed)
+        return cls(program, cost_node, param_nodes, dtype, convention, _unused(program, [cost_node]), needed,
+                   compile_plan(program, cost_node, param_nodes, dtype, convention))
 
-    def loss(self, inputs: dict[str, Any]) -> tuple[float, list[Any]]:
-        """The cost (its mean, when it is an array) and the forward values."""
+    def values(self, inputs: dict[str, Any]) -> list[Any]:
+        """Every node's value by the engine (the nodes the cost does not need skipped)."""
         values, _ = forward(self.program, inputs, self.dtype, overrides=self.skipped)
-        return float(np.mean(values[self.cost_node])), values
+        return values
 
-    def loss_over(self, inputs: dict[str, Any], samples: list[str], n: int,
-                  batch_size: int) -> tuple[float, list[Any]]:
-        """The cost over all samples, as Keras's evaluate computes it: batch by batch (so no
-        more memory than a step needs), each batch's cost weighted by its rows; for a cost that
-        is a mean over the rows (mse), the cost of the whole set. Returns the values of the
-        first batch whose cost is not finite, or of the last batch."""
+    def loss(self, inputs: dict[str, Any]) -> float:
+        """The cost (its mean, when it is an array)."""
+        if self.step is not None:
+            try:
+                return float(np.mean(self.step.forward(inputs)))
+            except Exception:  # noqa: BLE001 - a shape that does not fit: the engine's message
+                pass
+        return float(np.mean(self.values(inputs)[self.cost_node]))
+
+    def loss_over(self, inputs: dict[str, Any], samples: list[str], rows: slice | Any,
+                  batch_size: int) -> float:
+        """The cost over the given rows of the samples, as Keras's evaluate computes it: batch
+        by batch (so no more memory than a step needs), each batch's cost weighted by its rows;
+        for a cost that is a mean over the rows (mse), the cost of the whole set."""
+        start, stop = rows.start, rows.stop
         total = 0.0
-        for rows in _batches(n, batch_size, None):
-            loss, values = self.loss({**inputs, **{s: inputs[s][rows] for s in samples}})
+        for part in _batches(stop - start, batch_size, None):
+            part = slice(start + part.start, start + part.stop)
+            loss = self.loss({**inputs, **{s: inputs[s][part] for s in samples}})
             if not math.isfinite(loss):
-                return loss, values
-            total += loss * (rows.stop - rows.start)
-        return total / n, values
+                return loss
+            total += loss * (part.stop - part.start)
+        return total / (stop - start)
 
-    def gradients(self, inputs: dict[str, Any]) -> tuple[float, dict[str, Any], list[Any], Any]:
-        """The cost, ∂cost/∂parameter for each parameter, the forward values, and the first
-        non-finite product of the reverse pass (or None)."""
-        loss, values = self.loss(inputs)
+    def gradients(self, inputs: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+        """The cost and ∂cost/∂parameter for each parameter."""
+        if self.step is not None:
+            try:
+                return self.step.gradients(inputs)
+            except Exception:  # noqa: BLE001 - the engine says what does not fit, and where
+                self.values(inputs)
+                raise
+        values = self.values(inputs)
+        loss = float(np.mean(values[self.cost_node]))
         lin = linearize(self.program, values, self.needed, self.convention)
         cost = values[self.cost_node]
         seed = None if np.ndim(cost) == 0 else np.full(np.shape(cost), 1 / np.size(cost), dtype=self.dtype)
-        adjoints, problem = reverse(self.program, lin, self.cost_node, seed)
+        adjoints, _ = reverse(self.program, lin, self.cost_node, seed)
         grads = {}
         for name, node in self.param_nodes.items():
             shape = np.shape(values[node])
@@ -189,18 +216,19 @@ class Plan:
                 grads[name] = np.broadcast_to(adjoints[node], shape).astype(self.dtype, copy=False)
             else:
                 grads[name] = np.zeros(shape, dtype=self.dtype)
-        return loss, grads, values, problem
+        return loss, grads
 
 
 def check_gradients(plan: Plan, inputs: dict[str, Any], rtol: float = COMPARE_RTOL,
                     atol: float = COMPARE_ATOL) -> list[GradientCheck]:
-    """Reverse mode against central differences, (L(w+h) − L(w−h))/2h element by element, in
-    float64 whatever the training dtype (the check is of the gradient, not of float32's digits);
-    h = ∛ε·max(1, |w|) as `adiff compare` chooses it."""
-    plan64 = dataclasses.replace(plan, dtype=np.float64)
+    """Reverse mode (the step plan's, as training uses it) against central differences,
+    (L(w+h) − L(w−h))/2h element by element, in float64 whatever the training dtype (the
+    check is of the gradient, not of float32's digits); h = ∛ε·max(1, |w|) as `adiff compare`
+    chooses it."""
+    plan64 = Plan.build(plan.program, plan.cost_node, plan.param_nodes, np.float64, plan.convention)
     inputs = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}
-    loss, grads, values, _ = plan64.gradients(inputs)
-    cost_size = np.size(values[plan.cost_node])  # the loss is the cost's mean: its sum / size
+    _, grads = plan64.gradients(inputs)
+    cost_size = np.size(plan64.values(inputs)[plan.cost_node])  # the loss is the cost's mean: sum / size
     checks = []
     for name, node in plan.param_nodes.items():
         point = inputs[name]
@@ -208,7 +236,7 @@ def check_gradients(plan: Plan, inputs: dict[str, Any], rtol: float = COMPARE_RT
         count = min(point.size, CHECK_ELEMENTS)
         numeric = central_difference(plan.program, inputs, plan.cost_node, node, point, h,
                                      skipped=plan.skipped, count=count) / cost_size
-        rev = grads[name]
+        rev = np.array(grads[name])
         checked_rev, checked_numeric = rev.ravel()[:count], numeric.ravel()[:count]
         worst = float(np.max(np.abs(checked_rev - checked_numeric), initial=0.0))
         agree = close(checked_rev, checked_numeric, rtol, atol)
@@ -225,16 +253,17 @@ def _batches(n: int, batch_size: int, rng: np.random.Generator | None) -> list[A
 
 
 def _diverged(plan: Plan, cost_name: str, when: str, loss: float, grads: dict[str, Any],
-              values: list[Any], problem: Any) -> TrainingStopped:
+              inputs: dict[str, Any]) -> TrainingStopped:
     """The epoch and step, what is not finite, and the node where it began (forward pass) or
     the product that made it (reverse pass), as `adiff grad` traces it."""
+    values = plan.values(inputs)
+    problem = None
     if not math.isfinite(loss):
         what = f"the cost {cost_name} is {loss}"
     else:
         what = f"the gradient of {next(p for p, g in grads.items() if not _finite(g))} is not finite"
-        if problem is None:
-            lin = linearize(plan.program, values, plan.needed, plan.convention)
-            _, problem = reverse(plan.program, lin, plan.cost_node, check_all=True)
+        lin = linearize(plan.program, values, plan.needed, plan.convention)
+        _, problem = reverse(plan.program, lin, plan.cost_node, check_all=True)
     return TrainingStopped(f"training diverged at {when}: {what}; "
                            f"{_where_nonfinite(plan, values, problem)}; try a smaller --lr")
 
@@ -248,24 +277,69 @@ def _where_nonfinite(plan: Plan, values: list[Any], problem: Any) -> str:
     return "no single node explains it"
 
 
+class _CtrlC:
+    """While training: a Ctrl-C sets a flag, and training stops after the step under way (so
+    the parameters are never half updated). Only in the main thread, where Python delivers
+    signals; elsewhere Ctrl-C raises KeyboardInterrupt as usual."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self.previous: Any = None
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._press)
+        return self
+
+    def _press(self, signum: int, frame: Any) -> None:
+        self.pressed = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def _accuracy(plan: Plan, inputs: dict[str, Any], samples: list[str], rows: slice, batch_size: int,
+              output: int, target: str) -> float:
+    """The fraction of rows whose argmax of the output node equals the argmax of the target
+    (one-hot) row, over the given rows, batch by batch."""
+    right = 0
+    for part in _batches(rows.stop - rows.start, batch_size, None):
+        part = slice(rows.start + part.start, rows.start + part.stop)
+        batch = {**inputs, **{s: inputs[s][part] for s in samples}}
+        if plan.step is not None:
+            plan.step.forward(batch)
+            predicted = plan.step.values[output]
+        else:
+            predicted = plan.values(batch)[output]
+        right += int(np.sum(np.argmax(predicted, axis=-1) == np.argmax(batch[target], axis=-1)))
+    return right / (rows.stop - rows.start)
+
+
 def fit(program: Program, *, params: list[str], samples: list[str], inputs: dict[str, Any] | None = None,
-        cost: str | None = None, optimizer: str = "sgd", lr: float = 0.01, batch_size: int = 32,
+        cost: str | None = None, optimizer: str = "sgd", lr: float | None = None, momentum: float = 0.9,
+        lr_decay: float = 1.0, lr_decay_every: int = 0, batch_size: int = 32,
         epochs: int = 1, shuffle: bool = True, seed: int | None = None, dtype: str = "float64",
-        convention: str = "tensorflow", check_gradient: bool = False,
+        convention: str = "tensorflow", check_gradient: bool = False, validation_split: float = 0.0,
+        metric: str | None = None, metric_output: str | None = None,
         predict: list[str] | None = None, query: dict[str, Any] | None = None,
         progress: Callable[[Progress], None] | None = None) -> FitResult:
     """Train `params` (inputs of the program) on `samples` (inputs whose first axes are the
-    sample axis) by mini-batch SGD on `cost` (default the last statement).
+    sample axis) by mini-batch steps of `optimizer` (optimizers.py) on `cost` (default the
+    last statement).
 
     `inputs` gives values for any input (numbers, arrays, or --at text such as "pi/4"),
     overriding the program's own; the others take the program's values. With `check_gradient`,
     the first step's gradient is checked against central differences first and training does
-    not start if they disagree.
+    not start if they disagree. `validation_split` holds out the last fraction of the samples
+    (before any shuffling, as Keras does) and reports their loss after every epoch; `metric`
+    "accuracy" is the argmax agreement of the node `metric_output` with the last sample array
+    (one-hot targets), after every epoch.
     With `predict` (node names) and `query` (input values), the nodes' values at the query
     after training. A Ctrl-C stops after the current step with what was reached."""
     kind = dtype_named(dtype)
-    if optimizer not in OPTIMIZERS:
-        raise UsageError(f"unknown optimizer '{optimizer}' (this version has: {', '.join(OPTIMIZERS)})")
+    opt = Optimizer(optimizer, DEFAULT_LR.get(optimizer, 0.01) if lr is None else lr,
+                    momentum=momentum, decay=lr_decay, decay_every=lr_decay_every)
     if not params:
         raise UsageError("no parameters to train: name them with --params W1,b1,...")
     if not samples:
@@ -277,12 +351,14 @@ def fit(program: Program, *, params: list[str], samples: list[str], inputs: dict
         twice = [n for n in names if names.count(n) > 1]
         if twice:
             raise UsageError(f"{option} names {twice[0]} twice")
-    if not (math.isfinite(lr) and lr > 0):
-        raise UsageError(f"--lr must be a positive number, got {lr:g}")
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
     if epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    if not 0 <= validation_split < 1:
+        raise UsageError(f"--validation-split must be at least 0 and below 1, got {validation_split:g}")
+    if metric not in (None, "accuracy"):
+        raise UsageError(f"unknown metric '{metric}' (this version has: accuracy)")
     param_nodes = dict(zip(params, _lookup(program, params, "--params"), strict=True))
     _lookup(program, samples, "--samples")
     cost_name = cost or program.target_name
@@ -298,12 +374,23 @@ def fit(program: Program, *, params: list[str], samples: list[str], inputs: dict
     if len(lengths) > 1:
         listed = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
         raise UsageError(f"the sample arrays' first axes differ: {listed}; each row is one sample")
-    n_samples = lengths.pop()
-    if n_samples == 0:
+    n_all = lengths.pop()
+    if n_all == 0:
         raise UsageError("the sample arrays are empty: there is nothing to train on")
     bad = [name for name, v in values.items() if not _finite(v)]
     if bad:
         raise UsageError(f"the input {bad[0]} has a value that is not finite; training needs finite numbers")
+    n_samples = math.ceil(n_all * (1 - validation_split)) if validation_split else n_all
+    if validation_split and not 0 < n_samples < n_all:
+        raise UsageError(f"--validation-split {validation_split:g} of {n_all} samples leaves {n_samples} "
+                         f" to train on and {n_all - n_samples} to validate: each needs a sample or more")
+    output = None
+    if metric:
+        if metric_output is None:
+            raise UsageError("--metric accuracy compares a node with the targets: name it with --predict P")
+        (output,) = _lookup(program, [metric_output], "--predict", inputs_only=False)
+        if output not in program.graph.ancestors([cost_node]):
+            raise UsageError(f"--metric accuracy: the cost {cost_name} does not use {metric_output}")
 
     plan = Plan.build(program, cost_node, param_nodes, kind, convention)
     notes = []
@@ -317,14 +404,16 @@ def fit(program: Program, *, params: list[str], samples: list[str], inputs: dict
     if seed is None and shuffle:  # drawn, so that the result can say which it was
         seed = int(np.random.default_rng().integers(2**31))
     rng = np.random.default_rng(seed) if shuffle else None
-    step_size = kind(lr)
 
-    loss_before, start_values = plan.loss_over(values, samples, n_samples, batch_size)
+    train_rows, held_out = slice(0, n_samples), slice(n_samples, n_all)
+    loss_before = plan.loss_over(values, samples, train_rows, batch_size)
     if not math.isfinite(loss_before):
         raise TrainingStopped(f"the cost {cost_name} is {loss_before} at the initial parameters, before "
-                              f"training: {_where_nonfinite(plan, start_values, None)}")
-    result = FitResult(params, samples, cost_name, optimizer, float(lr), batch_size, epochs, shuffle, seed,
-                       dtype, n_samples, {p: values[p] for p in params}, {}, loss_before, None, notes=notes)
+                              f"training: {_where_nonfinite(plan, plan.values(values), None)}")
+    result = FitResult(params, samples, cost_name, opt.name, float(opt.lr), batch_size, epochs, shuffle,
+                       seed, dtype, n_samples, {p: np.array(values[p]) for p in params}, {}, loss_before,
+                       None, notes=notes, optimizer_settings=opt.settings(),
+                       n_validation=n_all - n_samples, metric=metric)
     batches_per_epoch = math.ceil(n_samples / batch_size)
     if check_gradient:
         first = _batches(n_samples, batch_size, None if rng is None else np.random.default_rng(seed))[0]
@@ -334,33 +423,40 @@ def fit(program: Program, *, params: list[str], samples: list[str], inputs: dict
             return result
 
     began = time.perf_counter()
-    current = dict(values)
-    try:
+    current = {**values, **{p: np.array(values[p], dtype=kind) for p in params}}  # updated in place
+    target = samples[-1]
+    with _CtrlC() as ctrl_c:
         for epoch in range(1, epochs + 1):
             total = 0.0
             for step, rows in enumerate(_batches(n_samples, batch_size, rng), start=1):
                 batch = {**current, **{s: values[s][rows] for s in samples}}
-                loss, grads, step_values, problem = plan.gradients(batch)
+                loss, grads = plan.gradients(batch)
                 if not (math.isfinite(loss) and all(_finite(g) for g in grads.values())):
-                    raise _diverged(plan, cost_name, f"epoch {epoch}, step {step}", loss, grads,
-                                    step_values, problem)
-                # One assignment, so a Ctrl-C leaves either the old parameters or the new ones.
-                current = {**current, **{p: current[p] - step_size * grads[p] for p in params}}
+                    raise _diverged(plan, cost_name, f"epoch {epoch}, step {step}", loss, grads, batch)
+                opt.update(current, grads)
                 total += loss
                 result.steps_done += 1
                 if progress is not None:
                     progress(Progress(epoch, epochs, step, batches_per_epoch, total / step,
                                       time.perf_counter() - began, step == batches_per_epoch))
+                if ctrl_c.pressed:
+                    break
+            if ctrl_c.pressed:
+                result.interrupted = True
+                break
             result.epoch_losses.append(total / batches_per_epoch)
-    except KeyboardInterrupt:
-        result.interrupted = True
+            if held_out.stop > held_out.start:
+                result.validation_losses.append(plan.loss_over(current, samples, held_out, batch_size))
+            if output is not None:
+                for rows, into in ((train_rows, result.accuracy), (held_out, result.validation_accuracy)):
+                    if rows.stop > rows.start:
+                        into.append(_accuracy(plan, current, samples, rows, batch_size, output, target))
     result.seconds = time.perf_counter() - began
     result.trained = {p: current[p] for p in params}
-    loss_after, _ = plan.loss_over({**values, **result.trained}, samples, n_samples, batch_size)
-    result.loss_after = loss_after
+    result.loss_after = plan.loss_over(current, samples, train_rows, batch_size)
     if predict:
         result.query = dict(query or {})
-        result.predictions = predictions(program, {**values, **result.trained}, predict, query or {}, kind)
+        result.predictions = predictions(program, current, predict, query or {}, kind)
     return result
 
 
