@@ -459,6 +459,11 @@ def main() -> None:
     import warnings
 
     warnings.filterwarnings("ignore", category=RuntimeWarning)  # adiff reports non-finite values itself
+    if len(sys.argv) == 1 and "_ADIFF_COMPLETE" not in os.environ:  # `adiff` alone: the session
+        # (session.py, session_prompt.py); shell completion also runs `adiff` alone, with that variable
+        from .session_prompt import start
+
+        sys.exit(start(lambda: typer.main.get_command(app)))
     try:
         app(prog_name="adiff")
     except BrokenPipeError:
