@@ -27,7 +27,8 @@ from .inputs import (
 from .ops import CONVENTIONS
 
 app = typer.Typer(
-    name="adiff", add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+    name="adiff", no_args_is_help=True, rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Derivatives of composed expressions, node by node: forward values, local partials, "
          "reverse-pass adjoints.\n\nExit codes: 0 ok; 1 a requested value is not finite, or a "
          "check failed (compare, run); 2 usage, parse or shape error; 70 internal error.",
@@ -38,9 +39,22 @@ Convention = Enum("Convention", {name: name for name in CONVENTIONS}, type=str) 
 
 
 # Options shared by the commands, declared once.
+def complete_function(incomplete: str) -> list[str]:
+    """Shell completion of a program: the function names that the word being typed begins."""
+    import re
+
+    from .ops import FUNCTIONS
+
+    word = re.search(r"[A-Za-z_]\w*$", incomplete)
+    if word is None:
+        return []
+    head, start = incomplete[:word.start()], word.group()
+    return [head + name + "(" for name in sorted(FUNCTIONS) if name.startswith(start)]
+
+
 ProgramArg = Annotated[str | None, typer.Argument(
     help="The program text, e.g. \"exp(sin(x^2))\" or \"v = x^2; f = exp(v)\"; '-' reads standard input. "
-         "Use -- before a program that starts with '-'.", show_default=False)]
+         "A program may start with '-' (\"-x^2\").", show_default=False, autocompletion=complete_function)]
 FileOpt = Annotated[Path | None, typer.Option("--file", "-f", help="Read the program from FILE.",
                                                  show_default=False)]
 AtOpt = Annotated[list[str], typer.Option(
@@ -126,6 +140,13 @@ def _write(json_: bool, results: Any, show: Callable[[], None]) -> None:
         show()
 
 
+def _not_together(given: list[str | None], why: str = "") -> None:
+    """Refuse options that do not go together, by name (rather than ignore one silently)."""
+    named = [name for name in given if name]
+    if len(named) > 1:
+        raise UsageError(f"{' and '.join(named)} do not go together" + (f": {why}" if why else ""))
+
+
 def _colour() -> bool:
     """Colour in plots: on a terminal, unless NO_COLOR is set."""
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
@@ -156,9 +177,14 @@ def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
 
     if latex and not steps:
         raise UsageError("--latex goes with --steps (adiff diff --latex prints a derivative as LaTeX)")
-    if (grid or points is not None) and (wrt or steps or json_ and csv):
-        raise UsageError("--grid and --points give the partials with respect to the points' inputs; "
-                         "they do not go with --wrt or --steps")
+    gridded = "--grid" if grid else "--points" if points is not None else None
+    for pair in ([gridded, "--wrt" if wrt else None], [gridded, "--steps" if steps else None],
+                 ["--steps" if steps else None, "--json" if json_ else None],
+                 ["--csv" if csv else None, "--json" if json_ else None]):
+        _not_together(pair, "--grid and --points give the partials with respect to the points' inputs"
+                      if gridded in pair else "")
+    if csv and not gridded:
+        raise UsageError("--csv goes with --grid or --points")
     if grid or points is not None:
         table = api.grid(read_program(program, file), grids=grid, of=",".join(of) or None, at=parse_at(at),
                          points=read_points(str(points)) if points is not None else None,
@@ -205,6 +231,9 @@ def compare(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  #
     """
     from . import api, render
 
+    _not_together(["--plot" if plot_ else None, "--json" if json_ else None])
+    if output is not None and not plot_:
+        raise UsageError("-o/--output goes with --plot")
     result = api.compare(read_program(program, file), of=of, wrt=wrt, at=parse_at(at),
                          convention=convention.value, eps=eps, rtol=rtol, atol=atol, sweep=sweep or plot_)
     if plot_:
@@ -291,7 +320,7 @@ def run(files: Annotated[list[str], typer.Argument(help="Program files ('-' read
         if json_:
             sys.stdout.write(render.to_json_line(result.to_dict()) + "\n")
         else:
-            sys.stdout.write(render.run_lines(result))
+            render.write_run_lines(result)
         sys.stdout.flush()
     summary = render.run_summary(results, time.perf_counter() - start)
     (sys.stderr if json_ else sys.stdout).write(summary + "\n")
@@ -455,16 +484,48 @@ def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noq
     return result.exit_code
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"adiff {version('adiff')}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", "-V", is_eager=True, callback=_version, help="Print adiff's version and exit.")] = False
+          ) -> None:
+    """The options before a command (the help text is the app's)."""
+
+
+def program_first(command: Any, args: list[str]) -> list[str]:
+    """Only names that are real options are options: a program that starts with '-' (`adiff grad
+    "-x^2" --at x=3`) is moved after a `--`, so Click reads it as the program, not an option."""
+    sub = command.commands.get(args[0]) if args and hasattr(command, "commands") else None
+    if sub is None or "--" in args or not any(p.name == "program" for p in sub.params):
+        return args
+    options = {name: p for p in sub.params if p.param_type_name == "option"
+               for name in p.opts + p.secondary_opts}
+    i = 1
+    while i < len(args):
+        arg = args[i]
+        option = options.get(arg.split("=", 1)[0])
+        if option is not None:
+            i += 1 if "=" in arg or option.is_flag or option.count else 2
+        elif arg.startswith("-") and not arg.startswith("--") and len(arg) > 1 and arg not in ("-h",):
+            return [*args[:i], *args[i + 1:], "--", arg]
+        else:
+            i += 1
+    return args
+
+
 def main() -> None:
     import warnings
 
     warnings.filterwarnings("ignore", category=RuntimeWarning)  # adiff reports non-finite values itself
-    if len(sys.argv) == 1 and "_ADIFF_COMPLETE" not in os.environ:  # `adiff` alone: the session
-        # (session.py, session_prompt.py); shell completion also runs `adiff` alone, with that variable
-        from .session_prompt import start
-
-        sys.exit(start(lambda: typer.main.get_command(app)))
+    command = typer.main.get_command(app)
     try:
-        app(prog_name="adiff")
+        command.main(args=program_first(command, sys.argv[1:]), prog_name="adiff")
     except BrokenPipeError:
         _quiet_stdout()

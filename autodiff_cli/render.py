@@ -340,6 +340,25 @@ def run_lines(result: Any, digits: int = 10) -> str:
     return "\n".join([head, *detail]) + "\n"
 
 
+RUN_STYLES = {"PASS": "green", "FAIL": "bold red", "ERROR": "bold red"}
+
+
+def write_run_lines(result: Any, stream: TextIO | None = None) -> None:
+    """run_lines, with PASS green and FAIL/ERROR bold red on a terminal (the words carry the
+    meaning without colour)."""
+    stream = stream or sys.stdout
+    text = run_lines(result)
+    if not wants_rich(stream):
+        stream.write(text)
+        return
+    from rich.text import Text
+
+    status, _, rest = text.partition(" ")
+    line = Text(status, style=RUN_STYLES.get(status))
+    line.append(" " + rest.rstrip("\n"), style="red" if status != "PASS" else None)
+    rich_console(stream).print(line, soft_wrap=True)
+
+
 def run_summary(results: list[Any], seconds: float) -> str:
     files = len(results)
     errors = sum(r.error is not None and r.error_code != 1 for r in results)

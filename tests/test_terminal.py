@@ -117,11 +117,12 @@ def test_disagree_is_bold_red_and_marks_the_row(monkeypatch):
     env = {"COLUMNS": "120", "TERM": "xterm", "FORCE_COLOR": "1"}
     env.pop("NO_COLOR", None)
     monkeypatch.delenv("NO_COLOR", raising=False)
-    out = CliRunner().invoke(app, ["compare", "abs(x) + x^2", "--at", "x=1e-9"], env=env).stdout
+    out = CliRunner().invoke(app, ["compare", "relu(x)", "--at", "x=0"], env=env).stdout
     plain = ANSI.sub("", out)
-    if "DISAGREE" in plain:
-        assert "\x1b[1;31m" in out  # bold red
-        assert "✗" in plain
+    assert "DISAGREE" in plain
+    assert "\x1b[1;31mDISAGREE" in out  # bold red
+    assert "✗ 2 central difference" in plain  # the row that differs, marked in words too
+    assert "✗ 3 forward" not in plain
     agree = CliRunner().invoke(app, ["compare", "x^2", "--at", "x=1"], env=env).stdout
     assert "\x1b[32magree" in agree  # green
 
@@ -168,3 +169,18 @@ def test_on_a_real_pseudo_terminal(cols):
     for number in ["-1.226664709", "-0.3066661772", "0.4691641859", "-0.6536436209", "-0.7568024953"]:
         assert number in text
     assert all(len(line.rstrip()) <= cols for line in text.splitlines())
+
+
+def test_run_fail_is_bold_red_pass_green(tmp_path, monkeypatch):
+    bad = tmp_path / "bad.adiff"
+    bad.write_text("x = 2\nf = x^2\nexpect f == 5\n")
+    good = tmp_path / "good.adiff"
+    good.write_text("x = 2\nf = x^2\nexpect f == 4\n")
+    monkeypatch.setattr(render, "wants_rich", lambda stream: True)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    env = {"FORCE_COLOR": "1", "TERM": "xterm"}
+    out = CliRunner().invoke(app, ["run", str(bad), str(good)], env=env).stdout
+    assert "\x1b[1;31mFAIL" in out
+    assert "\x1b[32mPASS" in out
+    plain = CliRunner().invoke(app, ["run", str(bad)], env={"NO_COLOR": "1"}).stdout
+    assert plain.startswith("FAIL") and "\x1b[" not in plain
