@@ -12,9 +12,10 @@ for one gradient, slow for thousands of small steps. A StepPlan is made once fro
   vector-Jacobian product), the kink values of the convention where the rule has them.
 
 Values and adjoints live in two lists indexed by node id, reused from step to step. The rules
-are the op table's own (nothing here knows an operation), except one kernel: the product of
-two matrices, whose vector-Jacobian products are written out (g·bᵀ, aᵀ·g) because the table's
-general rule handles vectors too and costs several calls per step. tests/test_fit_plan.py
+are the op table's own (nothing here knows an operation), except two kernels written out
+because the table's general rules cost several calls per step: the product of two matrices
+(g·bᵀ and aᵀ·g; the table's rule handles vectors too) and the mean of every element (g/size
+spread over the argument). tests/test_fit_plan.py
 checks every gradient against the engine's. A program the plan cannot replay (hessian(), which
 the engine evaluates over the graph) gets None from `compile_plan`: training then uses the
 engine's passes.
@@ -33,7 +34,11 @@ from .ops import OPS, Linear, params_of
 
 
 class StepPlan:
-    """Forward and reverse plans of one program for one cost and its parameters."""
+    """Forward and reverse plans of one program for one cost and its parameters.
+
+    Replaying assumes numpy's error state is already set by the caller (training sets it
+    once for the whole loop): non-finite values are found by looking at the results. Values
+    are numpy arrays or numpy scalars (inputs as arrays): their .shape is read directly."""
 
     def __init__(self, program: Program, cost: int, params: dict[str, int], dtype: Any,
                  convention: str = "tensorflow"):
@@ -42,7 +47,8 @@ class StepPlan:
         used = sorted(graph.ancestors([cost]))
         self.values: list[Any] = [None] * len(graph)
         self.inputs: list[tuple[str, int]] = []  # (name, slot) set at every step
-        self.forward_plan: list[tuple[Any, tuple[int, ...], int, dict[str, Any]]] = []
+        self.forward_plan: list[list[Any]] = []  # [kernel, argument slots, output slot, parameters]
+        self.graph_nodes = False  # a node only the engine evaluates (hessian)
         for n in used:
             node = graph[n]
             entry = OPS.get(node.op)
@@ -50,49 +56,68 @@ class StepPlan:
                 self.values[n] = np.asarray(node.attr[0], dtype=dtype)[()]
             elif node.op == "input":
                 self.inputs.append((node.attr, n))
+            elif entry.needs_graph:
+                self.graph_nodes = True
             elif not node.args:  # zeros(2, 3), linspace(...): made once, in the dtype
                 self.values[n] = np.asarray(entry.evaluate(**params_of(entry, node.attr)), dtype=dtype)[()]
             else:
-                self.forward_plan.append((entry.evaluate, node.args, n,
-                                          params_of(entry, node.attr) if entry.params else {}))
-        needed = needed_nodes(program, [cost]) & graph.descendants(list(params.values()))
-        self.needed = needed
-        self.reverse_plan: list[tuple[int, tuple[int, ...], list[tuple[int, int, Any, bool]], Any,
-                                      dict[str, Any]]] = []
-        for n in sorted(needed, reverse=True):
+                self.forward_plan.append([entry.evaluate, node.args, n,
+                                          params_of(entry, node.attr) if entry.params else {}])
+        self.needed = needed_nodes(program, [cost]) & graph.descendants(list(params.values()))
+        # [node, argument slots, edges, kink test, parameters]; an edge is [position, argument,
+        # rule, kind]: kind "linear" (a vector-Jacobian product), "matmul" (the matrix
+        # product's, specialised to "matrices" once both sides are seen to be matrices), or the
+        # convention's value at a kink (None: the rule's own) for a local partial.
+        self.reverse_plan: list[tuple[int, tuple[int, ...], list[list[Any]], Any, dict[str, Any]]] = []
+        for n in sorted(self.needed, reverse=True):
             node = graph[n]
             entry = OPS.get(node.op)
             if entry is None or node.op in ("input", "const"):
                 continue
             edges = []
             for i, arg in enumerate(node.args):
-                if arg not in needed:
-                    continue
-                rule = entry.partial(i)
+                rule = entry.partial(i) if arg in self.needed else None
                 if rule is None:
                     continue
-                kink = entry.kink.used[convention][i] if entry.kink is not None else None
                 if node.op == "matmul":
-                    edges.append((i, arg, rule, "matmul"))
+                    kind = "matmul"
+                elif node.op == "mean" and params_of(entry, node.attr)["axis"] is None:
+                    kind = "mean"
+                elif isinstance(rule, Linear):
+                    kind = "linear"
                 else:
-                    edges.append((i, arg, rule, "linear" if isinstance(rule, Linear) else kink))
+                    kind = entry.kink.used[convention][i] if entry.kink is not None else None
+                edges.append([i, arg, rule, kind])
             if edges:
                 self.reverse_plan.append((n, node.args, edges, entry.kink.where if entry.kink else None,
                                           params_of(entry, node.attr) if entry.params else {}))
         self.adjoints: list[Any] = [None] * len(graph)
+        self.specialised = False
+        self.one = np.ones((), dtype=dtype)[()]
 
-    @property
-    def replayable(self) -> bool:
-        return not any(OPS[self.program.graph[n].op].needs_graph for _, _, n, _ in self.forward_plan)
+    def _specialise(self) -> None:
+        """After the first pass: products of two matrices go straight to numpy (their ranks do
+        not change from batch to batch; a shape that does not fit still raises numpy's error,
+        which the caller turns into the engine's message)."""
+        v = self.values
+        matrices = {n for n in range(len(v)) if self.program.graph[n].op == "matmul" and v[n] is not None
+                    and all(np.ndim(v[a]) == 2 for a in self.program.graph[n].args)}
+        for step in self.forward_plan:
+            if step[2] in matrices:
+                step[0] = np.matmul
+        for n, _, edges, _, _ in self.reverse_plan:
+            for edge in edges:
+                if n in matrices:
+                    edge[3] = "matrices"
+        self.specialised = True
 
     def forward(self, inputs: dict[str, Any]) -> Any:
         """The cost's value for these inputs (every needed node's value is kept in .values)."""
         v = self.values
         for name, slot in self.inputs:
             v[slot] = inputs[name]
-        with np.errstate(all="ignore"):
-            for evaluate, args, out, params in self.forward_plan:
-                v[out] = evaluate(*[v[a] for a in args], **params)
+        for evaluate, args, out, params in self.forward_plan:
+            v[out] = evaluate(*[v[a] for a in args], **params)
         return v[self.cost]
 
     def gradients(self, inputs: dict[str, Any]) -> tuple[float, dict[str, Any]]:
@@ -101,52 +126,58 @@ class StepPlan:
         v, adj = self.values, self.adjoints
         for n in self.needed:
             adj[n] = None
-        if np.ndim(cost) == 0:
+        shape = cost.shape
+        if shape == ():
             loss = float(cost)
-            adj[self.cost] = np.ones((), dtype=self.dtype)[()]
+            adj[self.cost] = self.one
         else:
             loss = float(np.mean(cost))
-            adj[self.cost] = np.full(np.shape(cost), 1 / np.size(cost), dtype=self.dtype)
-        with np.errstate(all="ignore"):
-            for n, arg_ids, edges, kink_where, params in self.reverse_plan:
-                g = adj[n]
-                if g is None:
-                    continue
-                args = [v[a] for a in arg_ids]
-                y = v[n]
-                mask = None
-                if kink_where is not None:
-                    mask = kink_where(*args)
-                    if not np.any(mask):
-                        mask = None
-                for i, arg, rule, kind in edges:
-                    a = args[i]
-                    if kind == "matmul" and np.ndim(args[0]) == 2 and np.ndim(args[1]) == 2:
-                        if np.shape(g) != np.shape(y):
-                            g = np.broadcast_to(g, np.shape(y))
-                        c = g @ args[1].T if i == 0 else args[0].T @ g
-                    elif kind in ("linear", "matmul"):
-                        c = rule.vjp(i, np.broadcast_to(g, np.shape(y)), args, y, params)
+            adj[self.cost] = np.full(shape, 1 / np.size(cost), dtype=self.dtype)
+        for n, arg_ids, edges, kink_where, params in self.reverse_plan:
+            g = adj[n]
+            if g is None:
+                continue
+            args = [v[a] for a in arg_ids]
+            y = v[n]
+            mask = None
+            if kink_where is not None:
+                mask = kink_where(*args)
+                if not np.any(mask):
+                    mask = None
+            for i, arg, rule, kind in edges:
+                a = args[i]
+                if kind == "matrices":
+                    if g.shape != y.shape:
+                        g = np.broadcast_to(g, y.shape)
+                    c = g @ args[1].T if i == 0 else args[0].T @ g
+                elif kind == "mean":  # of every element: g/size spread over the argument
+                    c = np.broadcast_to(g * (1 / a.size), a.shape)
+                elif kind == "linear" or kind == "matmul":
+                    c = rule.vjp(i, g if g.shape == y.shape else np.broadcast_to(g, y.shape), args, y, params)
+                else:
+                    local = rule(*args, y)
+                    if type(local) is int and (local == 1 or local == -1):  # a sum's or difference's
+                        c = g if local == 1 else -g
                     else:
-                        local = rule(*args, y)
                         want = np.result_type(a, np.float32)
                         if getattr(local, "dtype", want) != want:
                             local = np.asarray(local, dtype=want)[()]
                         if mask is not None and kind is not None:
                             local = np.where(mask, kind, local)[()]
                         c = g * local
-                        shape = np.shape(a)
-                        if np.shape(c) != shape:
-                            c = fit_shape(c, shape)
-                    previous = adj[arg]
-                    adj[arg] = c if previous is None else previous + c
+                    if c.shape != a.shape:  # summed over the axes it was broadcast along
+                        c = c.sum(axis=0) if c.shape[1:] == a.shape else fit_shape(c, a.shape)
+                previous = adj[arg]
+                adj[arg] = c if previous is None else previous + c
+        if not self.specialised:
+            self._specialise()
         grads = {}
         for name, node in self.params.items():
             g = adj[node]
-            shape = np.shape(v[node])
+            shape = np.shape(inputs[name])
             if g is None:
                 grads[name] = np.zeros(shape, dtype=self.dtype)
-            elif np.shape(g) != shape or getattr(g, "dtype", None) != self.dtype:
+            elif g.shape != shape or g.dtype != self.dtype:
                 grads[name] = np.broadcast_to(g, shape).astype(self.dtype, copy=False)
             else:
                 grads[name] = g
@@ -157,4 +188,4 @@ def compile_plan(program: Program, cost: int, params: dict[str, int], dtype: Any
                  convention: str = "tensorflow") -> StepPlan | None:
     """The program's step plan, or None when it has a node only the engine evaluates."""
     plan = StepPlan(program, cost, params, dtype, convention)
-    return plan if plan.replayable else None
+    return None if plan.graph_nodes else plan

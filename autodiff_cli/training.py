@@ -135,6 +135,12 @@ def _finite(value: Any) -> bool:
     return bool(np.isfinite(value).all())
 
 
+def _all_finite(grads: dict[str, Any]) -> bool:
+    """Every gradient finite: one sum per gradient first (a sum of finite numbers is finite
+    unless it overflows), each element looked at only when a sum is not."""
+    return math.isfinite(sum(float(g.sum()) for g in grads.values())) or all(map(_finite, grads.values()))
+
+
 def _unused(program: Program, nodes: list[int]) -> dict[int, Any]:
     """A placeholder for every node the given nodes do not need, for the forward pass's
     overrides: statements and expect lines they do not use are not evaluated at all (they may
@@ -175,7 +181,8 @@ class Plan:
         """The cost (its mean, when it is an array)."""
         if self.step is not None:
             try:
-                return float(np.mean(self.step.forward(inputs)))
+                with np.errstate(all="ignore"):
+                    return float(np.mean(self.step.forward(inputs)))
             except Exception:  # noqa: BLE001 - a shape that does not fit: the engine's message
                 pass
         return float(np.mean(self.values(inputs)[self.cost_node]))
@@ -196,7 +203,8 @@ class Plan:
         return total / (stop - start)
 
     def gradients(self, inputs: dict[str, Any]) -> tuple[float, dict[str, Any]]:
-        """The cost and ∂cost/∂parameter for each parameter."""
+        """The cost and ∂cost/∂parameter for each parameter (numpy's error state is the
+        caller's: training ignores floating-point warnings and looks at the values)."""
         if self.step is not None:
             try:
                 return self.step.gradients(inputs)
@@ -227,7 +235,8 @@ def check_gradients(plan: Plan, inputs: dict[str, Any], rtol: float = COMPARE_RT
     chooses it."""
     plan64 = Plan.build(plan.program, plan.cost_node, plan.param_nodes, np.float64, plan.convention)
     inputs = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}
-    _, grads = plan64.gradients(inputs)
+    with np.errstate(all="ignore"):
+        _, grads = plan64.gradients(inputs)
     cost_size = np.size(plan64.values(inputs)[plan.cost_node])  # the loss is the cost's mean: sum / size
     checks = []
     for name, node in plan.param_nodes.items():
@@ -425,13 +434,13 @@ def fit(program: Program, *, params: list[str], samples: list[str], inputs: dict
     began = time.perf_counter()
     current = {**values, **{p: np.array(values[p], dtype=kind) for p in params}}  # updated in place
     target = samples[-1]
-    with _CtrlC() as ctrl_c:
+    with _CtrlC() as ctrl_c, np.errstate(all="ignore"):
         for epoch in range(1, epochs + 1):
             total = 0.0
             for step, rows in enumerate(_batches(n_samples, batch_size, rng), start=1):
                 batch = {**current, **{s: values[s][rows] for s in samples}}
                 loss, grads = plan.gradients(batch)
-                if not (math.isfinite(loss) and all(_finite(g) for g in grads.values())):
+                if not (math.isfinite(loss) and _all_finite(grads)):
                     raise _diverged(plan, cost_name, f"epoch {epoch}, step {step}", loss, grads, batch)
                 opt.update(current, grads)
                 total += loss
