@@ -8,8 +8,11 @@ shared subexpressions would repeat is printed as a program: `t1 = ...; t2 = ...;
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
+from . import algebra
+from .algebra import Store
 from .graph import Graph
 from .ops import ATOM, COMPARE, OPS, POWER, PREFIX, PRODUCT, SUM
 
@@ -305,4 +308,125 @@ def to_program(graph: Graph, root: int, labels: dict[int, str] | None = None, th
         if limit is not None and used > limit and nid != root:
             out.append(("", "…"))
             break
+    return out
+
+
+# --- laying a canonical expression out for printing -------------------------------------------
+
+def present(store: Store, root: int) -> tuple[Graph, int, list[int]]:
+    """A canonical expression (algebra.Store) as a graph of ordinary operations, laid out as a
+    person writes it: negative powers as a quotient (a/(b·c), never ·(1/…)), x^(1/2) as
+    sqrt(x), a negative coefficient as subtraction, positive terms first and the constant last,
+    an exact rational as p/q (pi/180·cos(pi·x/180)). Built in the store's order, children first
+    (no recursion). Returns the graph, the root's node and the nodes of the conditions assumed
+    (a > 0 where exp(log(a)) = a was used)."""
+    g = Graph()
+    pres: dict[int, int] = {}
+    for i in store.reached(root):
+        kind, data = store.nodes[i]
+        if kind == algebra.NUM:
+            pres[i] = _number(g, data)
+        elif kind == algebra.ATOM:
+            pres[i] = g.add(data[0], (), data[1])
+        elif kind == algebra.FN:
+            pres[i] = g.add(data[0], tuple(pres[a] for a in data[1]), data[2])
+        elif kind == algebra.MUL:
+            pres[i] = _product(g, store, pres, data[0], data[1])
+        else:
+            pres[i] = _sum(g, store, pres, data[0], data[1])
+    reached = set(pres)
+    conditions = [g.add("gt", (pres[c], _number(g, Fraction(0)))) for c in store.conditions if c in reached]
+    return g, pres[root], conditions
+
+
+def _const(g: Graph, value: float) -> int:
+    return g.add("const", (), (float(value), None))
+
+
+def _number(g: Graph, v: Any) -> int:
+    """A number as it reads back exactly: 3, -2, 0.1, 1/3 (a quotient of whole numbers)."""
+    if not isinstance(v, Fraction):
+        return _const(g, v)
+    p, q = v.numerator, v.denominator
+    if q == 1:
+        return _const(g, p)
+    decimal = 10 ** (len(str(q)) - 1)
+    if q == decimal and Fraction(repr(float(v))) == v:  # 1/10 → 0.1, as it was written
+        return _const(g, float(v))
+    return g.add("div", (_const(g, p), _const(g, q)))
+
+
+def _chain(g: Graph, nodes: list[int]) -> int:
+    out = nodes[0]
+    for n in nodes[1:]:
+        out = g.add("mul", (out, n))
+    return out
+
+
+def _power(g: Graph, store: Store, pres: dict[int, int], base: int, exponent: int, value: Any) -> int:
+    if value == 1:
+        return pres[base]
+    if value == Fraction(1, 2):
+        return g.add("sqrt", (pres[base],))
+    return g.add("pow", (pres[base], pres[exponent] if value is None else _number(g, value)))
+
+
+def _product(g: Graph, store: Store, pres: dict[int, int], coeff: Any, factors: tuple) -> int:
+    """coeff·∏ base^exponent as numerator/denominator, the sign on the first numerator factor."""
+    top: list[int] = []
+    bottom: list[int] = []
+    constants: list[int] = []
+    plain = True  # only names and their powers: pi·x/180 rather than pi/180·x
+    for base, exponent in factors:
+        value = store.value(exponent)
+        if value is not None and value < 0:
+            bottom.append(_power(g, store, pres, base, exponent, -value))
+            continue
+        node = _power(g, store, pres, base, exponent, value)
+        kind, data = store.nodes[base]
+        if kind == algebra.ATOM and data[0] == "const" and store.keys[base][0] == 1 and value == 1:
+            constants.append(node)
+        else:
+            top.append(node)
+            plain = plain and kind == algebra.ATOM
+    negative = coeff < 0
+    p, q = (abs(coeff).numerator, abs(coeff).denominator) if isinstance(coeff, Fraction) else (abs(coeff), 1)
+    if q != 1 and constants and top and not bottom and not plain:  # pi/180·cos(pi·x/180)
+        lead = g.add("div", (_chain(g, ([_const(g, -p if negative else p)] if p != 1 or negative else [])
+                                    + constants), _const(g, q)))
+        return _chain(g, [lead, *top])
+    numerator = constants + top
+    if p != 1 or not numerator:
+        numerator.insert(0, _const(g, -p if negative else p))
+    elif negative:
+        numerator[0] = g.add("neg", (numerator[0],))
+    out = _chain(g, numerator)
+    if q != 1:
+        bottom.insert(0, _const(g, q))
+    return g.add("div", (out, _chain(g, bottom))) if bottom else out
+
+
+def _factors(store: Store, term: int, one: int) -> tuple:
+    kind, data = store.nodes[term]
+    return data[1] if kind == algebra.MUL else ((term, one),)
+
+
+def _sum(g: Graph, store: Store, pres: dict[int, int], const: Any, terms: tuple) -> int:
+    """Positive terms first, then the negative ones as subtractions, the constant last."""
+    one = store.num(1)
+    ordered = [t for t in terms if t[1] > 0] + [t for t in terms if not t[1] > 0]
+    parts = []
+    for n, (term, c) in enumerate(ordered):
+        kind, data = store.nodes[term]
+        factors = data[1] if kind == algebra.MUL else ((term, one),)
+        first_negative = n == 0 and c < 0  # -2·x + ...: the sign on the first factor
+        parts.append((c < 0 and n > 0, _product(g, store, pres, c if first_negative else abs(c), factors)))
+    if const > 0 and ordered[0][1] < 0:  # 1 - tanh(x)^2: the constant first, not a leading minus
+        parts = [(False, _number(g, const))] + [(True, _product(g, store, pres, abs(c), f)) for c, f in
+                                                [(c, _factors(store, t, one)) for t, c in ordered]]
+    elif const != 0:
+        parts.append((const < 0, _number(g, abs(const))))
+    out = parts[0][1]
+    for negative, node in parts[1:]:
+        out = g.add("sub" if negative else "add", (out, node))
     return out

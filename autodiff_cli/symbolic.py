@@ -14,14 +14,15 @@ and mixed derivatives.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from .algebra import canonical_form
 from .builder import Builder
 from .errors import UsageError
 from .graph import Graph, Program
 from .ops import OPS, Linear, Sym, params_of
-from .printing import to_program, to_text
+from .printing import present, to_program, to_text
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Formula:
     builder: Builder
     node: int
     labels: dict[int, str]
+    conditions: list[int] = field(default_factory=list)  # nodes `a > 0` assumed (exp(log(a)) = a)
 
     @property
     def graph(self) -> Graph:
@@ -43,6 +45,9 @@ class Formula:
 
     def text(self, limit: int | None = None) -> str:
         return to_text(self.graph, self.node, self.labels, limit=limit, strict=False)
+
+    def condition_texts(self) -> list[str]:
+        return [to_text(self.graph, c, self.labels, strict=False) for c in self.conditions]
 
     def size(self) -> int:
         """Nodes in the formula's graph that the expression reaches (its DAG size)."""
@@ -117,29 +122,38 @@ def _array_contribution(entry: Any, rule: Linear, node: Any, i: int, adj: Sym, a
     return contribution
 
 
-def derivative(program: Program, target: int, wrt: int, factored: bool = False) -> Formula:
+def canonical(graph: Graph, node: int, labels: dict[int, str], expand: bool = False) -> Formula:
+    """A formula in canonical, simplest form (algebra), laid out for printing (printing.present):
+    common factors pulled out, or with `expand` the expanded sum."""
+    store, root = canonical_form(graph, node, factor=not expand)
+    g, top, conditions = present(store, root)
+    return Formula(Builder(g, simplify=False), top, labels, conditions)
+
+
+def derivative(program: Program, target: int, wrt: int, factored: bool = False,
+               expand: bool = False) -> Formula:
     """∂target/∂wrt as a formula. `wrt` may be an input or a named step, held independent.
     Factored, the program's named steps appear by name; expanded, only inputs remain."""
-    builder = Builder(simplify=True)
+    builder = Builder(simplify=False)
     graph = program.graph
     held = {wrt} if graph[wrt].op != "input" else set()
     named = {n for n in program.labels if graph[n].op != "input"} if factored else set()
     args, outputs = node_expressions(program, builder, named | held)
     adjoints = adjoint_expressions(graph, target, args, outputs, builder, held)
     result = adjoints.get(wrt, builder.const(0.0))
-    return Formula(builder, result.id, {})
+    return canonical(builder.graph, result.id, {}, expand)
 
 
-def differentiate(formula: Formula, wrt_name: str) -> Formula:
+def differentiate(formula: Formula, wrt_name: str, expand: bool = False) -> Formula:
     """The derivative of a formula with respect to one of its inputs (for second order)."""
-    builder = formula.builder
+    builder = Builder(formula.graph, simplify=False)
     graph = builder.graph
     top = formula.node
     exprs = [Sym(builder, i) for i in range(top + 1)]
     wrt = graph.add("input", (), wrt_name)
     adjoints = adjoint_expressions(graph, top, exprs, exprs, builder)
     result = adjoints.get(wrt, builder.const(0.0))
-    return Formula(builder, result.id, formula.labels)
+    return canonical(graph, result.id, formula.labels, expand)
 
 
 def derivative_in_program(graph: Graph, target: int, wrt: int) -> int:

@@ -1,0 +1,474 @@
+"""The canonical form of symbolic expressions: what makes equal terms meet.
+
+A `Store` holds expressions hash-consed (one id per distinct expression, children before
+parents), of five kinds:
+
+- NUM   an exact rational (fractions.Fraction) or, where no rational is exact, a float;
+- ATOM  an input, a named constant (pi, e), a reference to another graph's node;
+- FN    any other operation applied to canonical arguments (sin(a), where(c, a, b), ...);
+- MUL   coefficient · ∏ base^exponent, the bases in canonical order, each base once;
+- ADD   constant + Σ coefficient·term, the terms in canonical order, each term once.
+
+So sums and products are n-ary and flat, numbers are folded into one coefficient, like terms
+are collected (2·a + 3·a → 5·a), equal bases merged (x·x^(x-1) → x^x), and a few identities
+that derivatives hit all the time hold (sin² + cos² = 1, exp(a)·exp(b) = exp(a + b),
+log(exp(a)) = a, exp(log(a)) = a for a > 0, recorded as a condition). The canonical order is
+a precomputed key per expression (kind, name, size, digest of the children's digests): stable
+across runs, compared without walking into the expressions.
+
+`canonical(graph, root)` reads a formula graph in topological order (never recursively); a
+chain of sums (or products) whose inner links are used once is gathered into one list first,
+so a 10,000-term sum is built once, not 10,000 times. `factor_common` pulls common factors
+out of sums (x^x·log(x) + x^x → x^x·(log(x) + 1)). How an expression prints is not decided
+here: printing.present lays a canonical expression out as a graph the printers print.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from fractions import Fraction
+from typing import Any
+
+from .graph import Graph, _attr_key
+from .ops import OPS
+
+NUM, ATOM, FN, MUL, ADD = "num", "atom", "fn", "mul", "add"
+_RANK = {NUM: 0, MUL: 3, FN: 4, ADD: 5}
+_BIG = 10 ** 40  # rationals beyond this numerator or denominator become floats
+
+ONE, ZERO, HALF = Fraction(1), Fraction(0), Fraction(1, 2)
+
+
+def number(value: Any) -> Fraction | float:
+    """A number in exact form where it has one: the float 0.1 is 1/10 (its shortest decimal)."""
+    if isinstance(value, Fraction):
+        if abs(value.numerator) > _BIG or value.denominator > _BIG:
+            return float(value)
+        return value
+    if isinstance(value, int):
+        return Fraction(value)
+    value = float(value)
+    if not math.isfinite(value):
+        return value
+    return number(Fraction(repr(value)))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, Fraction) and v.denominator == 1
+
+
+class Store:
+    """Hash-consed canonical expressions; `nodes[i]` is (kind, data), `keys[i]` its order key."""
+
+    def __init__(self) -> None:
+        self.nodes: list[tuple[str, Any]] = []
+        self.keys: list[tuple] = []
+        self.sizes: list[int] = []
+        self._index: dict[Any, int] = {}
+        self.conditions: dict[int, None] = {}  # ids of a with exp(log(a)) = a used: a > 0 assumed
+
+    # --- making nodes -------------------------------------------------------------------------
+
+    def _make(self, kind: str, data: Any, index_key: Any, name: str, children: tuple[int, ...],
+              text: str) -> int:
+        found = self._index.get(index_key)
+        if found is not None:
+            return found
+        digest = hashlib.blake2b(digest_size=8)
+        digest.update(f"{kind}|{name}|{text}".encode())
+        size = 1
+        for c in children:
+            digest.update(self.keys[c][3])
+            size += self.sizes[c]
+        rank = _RANK.get(kind, 2)
+        if kind == ATOM and name in ("pi", "π", "e"):
+            rank = 1
+        self.nodes.append((kind, data))
+        self.keys.append((rank, name, size, digest.digest()))
+        self.sizes.append(size)
+        self._index[index_key] = len(self.nodes) - 1
+        return len(self.nodes) - 1
+
+    def num(self, value: Any) -> int:
+        v = number(value)
+        key = (NUM, v) if v == v else (NUM, "nan")
+        return self._make(NUM, v, key, "", (), repr(v))
+
+    def atom(self, op: str, attr: Any, name: str) -> int:
+        return self._make(ATOM, (op, attr), (ATOM, op, _attr_key(attr) if op == "const" else attr),
+                          name, (), f"{op}:{name}")
+
+    def value(self, i: int) -> Fraction | float | None:
+        """The number an expression is, if it is one."""
+        kind, data = self.nodes[i]
+        return data if kind == NUM else None
+
+    # --- arithmetic ---------------------------------------------------------------------------
+
+    def add(self, items: list[tuple[Any, int]]) -> int:
+        """Σ coefficient·expression, flattened, like terms collected, in canonical order."""
+        const: Fraction | float = ZERO
+        terms: dict[int, Any] = {}
+        for c, t in items:
+            kind, data = self.nodes[t]
+            if kind == NUM:
+                const += c * data
+            elif kind == ADD:
+                const += c * data[0]
+                for tt, cc in data[1]:
+                    terms[tt] = terms.get(tt, ZERO) + c * cc
+            elif kind == MUL and data[0] != 1:
+                tt = self._mul_node(ONE, data[1])
+                terms[tt] = terms.get(tt, ZERO) + c * data[0]
+            else:
+                terms[t] = terms.get(t, ZERO) + c
+        terms = {t: number(c) for t, c in terms.items() if c != 0}
+        if len(terms) > 1:
+            self._pythagoras(terms)
+            const += terms.pop(-1, ZERO)
+            terms = {t: c for t, c in terms.items() if c != 0}
+        const = number(const)
+        if not terms:
+            return self.num(const)
+        if const == 0 and len(terms) == 1:
+            (t, c), = terms.items()
+            return self.scale(c, t)
+        ordered = tuple(sorted(terms.items(), key=lambda tc: self.keys[tc[0]]))
+        children = tuple(t for t, _ in ordered)
+        text = repr((const, [c for _, c in ordered]))
+        return self._make(ADD, (const, ordered), (ADD, const, ordered), "", children, text)
+
+    def _pythagoras(self, terms: dict[int, Any]) -> None:
+        """c·sin(a)^2·R + c·cos(a)^2·R → c·R, in place (R's coefficient collects under key -1
+        when R is 1)."""
+        found: dict[tuple, tuple[int, int]] = {}
+        for t in list(terms):
+            kind, data = self.nodes[t]
+            factors = data[1] if kind == MUL else ()
+            for j, (base, e) in enumerate(factors):
+                fkind, fdata = self.nodes[base]
+                if fkind == FN and fdata[0] in ("sin", "cos") and self.value(e) == 2:
+                    rest = factors[:j] + factors[j + 1:]
+                    key = (fdata[1][0], rest)
+                    other = found.get(key)
+                    if other is not None and other[0] != fdata[0] and terms.get(other[1]) == terms.get(t):
+                        c = terms.pop(t)
+                        terms.pop(other[1])
+                        r = self._mul_node(ONE, rest) if rest else -1
+                        terms[r] = terms.get(r, ZERO) + c
+                        del found[key]
+                    else:
+                        found[key] = (fdata[0], t)
+                    break
+
+    def scale(self, c: Any, t: int) -> int:
+        """c·t for a number c."""
+        c = number(c)
+        if c == 1:
+            return t
+        if c == 0:
+            return self.num(ZERO)
+        kind, data = self.nodes[t]
+        if kind == NUM:
+            return self.num(c * data)
+        if kind == ADD:
+            return self.add([(c, t)])
+        if kind == MUL:
+            return self._mul_node(number(c * data[0]), data[1])
+        return self._mul_node(c, ((t, self.num(ONE)),))
+
+    def _mul_node(self, coeff: Any, factors: tuple) -> int:
+        if coeff == 0:
+            return self.num(ZERO)
+        if not factors:
+            return self.num(coeff)
+        if coeff == 1 and len(factors) == 1 and self.value(factors[0][1]) == 1:
+            return factors[0][0]
+        children = tuple(x for f in factors for x in f)
+        return self._make(MUL, (coeff, factors), (MUL, coeff, factors), "", children, repr(coeff))
+
+    def _times(self, e: int, k: Any) -> int:
+        """An exponent times a number."""
+        return self.scale(k, e)
+
+    def mul(self, items: list[tuple[int, Any]]) -> int:
+        """∏ expression^exponent (an exponent is a number or an expression id), flattened, the
+        numbers folded into one coefficient, equal bases merged, exp(a)·exp(b) → exp(a + b)."""
+        coeff: Fraction | float = ONE
+        bases: dict[int, list[tuple[Any, int]]] = {}
+        exps: list[tuple[Any, int]] = []  # exp(a)^k: k·a, collected into one exp
+        stack = [(t, e if isinstance(e, int) and not isinstance(e, bool) else self.num(e)) for t, e in items]
+        while stack:
+            t, e = stack.pop()
+            ev = self.value(e)
+            kind, data = self.nodes[t]
+            if kind == NUM:
+                if _is_int(ev) and (data != 0 or ev > 0) and abs(ev) <= 256:
+                    coeff *= Fraction(data) ** int(ev) if isinstance(data, Fraction) else data ** float(ev)
+                    continue
+                if ev is not None and data in (0, 1) and ev > 0:
+                    coeff *= data
+                    continue
+            if kind == MUL and (_is_int(ev) or (ev is not None and self._even_root(data[1]))):
+                k = data[0]
+                if _is_int(ev):
+                    coeff *= k ** int(ev) if isinstance(k, Fraction) else k ** float(ev)
+                elif k != 1:
+                    stack.append((self.num(k), e))
+                stack.extend((b, self._times(ee, ev)) for b, ee in data[1])
+                continue
+            if kind == FN and data[0] == "exp":
+                arg = data[1][0]
+                exps.append((ONE, self.mul([(arg, ONE), (e, ONE)])) if ev is None else (ev, arg))
+                continue
+            bases.setdefault(t, []).append((ONE, e))
+        if len(exps) == 1 and exps[0][0] == 1:
+            bases.setdefault(self.fn("exp", (exps[0][1],)), []).append((ONE, self.num(ONE)))
+        elif exps:
+            merged = self.fn("exp", (self.add(exps),))
+            if self.nodes[merged][0] == NUM:
+                coeff *= self.nodes[merged][1]
+            else:
+                bases.setdefault(merged, []).append((ONE, self.num(ONE)))
+        factors = []
+        for b, parts in bases.items():
+            e = parts[0][1] if len(parts) == 1 else self.add(parts)
+            ev = self.value(e)
+            if ev == 0:
+                continue
+            kind, data = self.nodes[b]
+            if kind == NUM and _is_int(ev) and abs(ev) <= 256 and data != 0:
+                coeff *= data ** int(ev)
+                continue
+            if kind == MUL and len(parts) > 1:  # merged roots: (x·y)^(1/2)·(x·y)^(1/2) → x·y
+                k = self.mul([(b, e)])
+                kk, kd = self.nodes[k]
+                if kk == MUL and kd[1] != ((b, e),):
+                    coeff *= kd[0]
+                    factors.extend(kd[1])
+                    continue
+            factors.append((b, e))
+        coeff = number(coeff)
+        if coeff == 0:
+            return self.num(ZERO)
+        # merge repeated bases again (a root's factors may meet the others) and order them
+        merged_factors: dict[int, list] = {}
+        for b, e in factors:
+            merged_factors.setdefault(b, []).append((ONE, e))
+        final = []
+        for b, parts in merged_factors.items():
+            e = parts[0][1] if len(parts) == 1 else self.add(parts)
+            if self.value(e) != 0:
+                final.append((b, e))
+        final.sort(key=lambda f: (self.keys[f[0]], self.keys[f[1]]))
+        lone_sum = len(final) == 1 and self.nodes[final[0][0]][0] == ADD and self.value(final[0][1]) == 1
+        if coeff != 1 and lone_sum:
+            return self.add([(coeff, final[0][0])])  # 2·(x + 1) → 2·x + 2, as SymPy does
+        return self._mul_node(coeff, tuple(final))
+
+    def _even_root(self, factors: tuple) -> bool:
+        """(b^e)^k = b^(e·k) where b^e is defined, when each e has an even denominator (b ≥ 0)."""
+        for _, e in factors:
+            v = self.value(e)
+            if not (isinstance(v, Fraction) and v.denominator % 2 == 0):
+                return False
+        return True
+
+    def power(self, base: int, exponent: int) -> int:
+        return self.mul([(base, exponent)])
+
+    # --- functions ----------------------------------------------------------------------------
+
+    def fn(self, op: str, args: tuple[int, ...], attr: Any = None) -> int:
+        """op(args) with the identities that hold wherever the input is defined."""
+        entry = OPS.get(op)
+        values = [self.value(a) for a in args]
+        if entry is not None and entry.fold and values and all(v is not None for v in values) and not attr:
+            import numpy as np
+
+            with np.errstate(all="ignore"):
+                result = float(entry.evaluate(*[np.float64(v) for v in values]))
+            if math.isfinite(result):
+                return self.num(result)
+        if op == "sqrt":
+            return self.power(args[0], self.num(HALF))
+        first = self.nodes[args[0]] if args else None
+        if op == "log" and first is not None:
+            if first[0] == FN and first[1][0] == "exp":
+                return first[1][1][0]
+            if values[0] == 1:
+                return self.num(ZERO)
+            if first == (ATOM, ("const", (math.e, "e"))):
+                return self.num(ONE)
+        if op == "exp" and first is not None:
+            if values[0] == 0:
+                return self.num(ONE)
+            if first[0] == FN and first[1][0] == "log":
+                self.conditions[first[1][1][0]] = None
+                return first[1][1][0]
+        if op == "where" and values[0] is not None:
+            return args[1] if values[0] else args[2]
+        key = (FN, op, args, None if attr is None else _attr_key(attr))
+        return self._make(FN, (op, args, attr), key, op, args, repr(key[3]))
+
+    def apply(self, op: str, args: tuple[int, ...], attr: Any = None) -> int:
+        """Any operation of the op table on canonical arguments."""
+        if op == "add":
+            return self.add([(ONE, args[0]), (ONE, args[1])])
+        if op == "sub":
+            return self.add([(ONE, args[0]), (-ONE, args[1])])
+        if op == "neg":
+            return self.add([(-ONE, args[0])])
+        if op == "mul":
+            return self.mul([(args[0], ONE), (args[1], ONE)])
+        if op == "div":
+            return self.mul([(args[0], ONE), (args[1], -ONE)])
+        if op == "pow":
+            return self.mul([(args[0], args[1])])
+        return self.fn(op, args, attr)
+
+    def reached(self, root: int) -> list[int]:
+        """The ids an expression is made of, children first."""
+        seen = {root}
+        for i in range(root, -1, -1):
+            if i in seen:
+                kind, data = self.nodes[i]
+                seen.update(self.children(i))
+        return sorted(seen)
+
+    def children(self, i: int) -> tuple[int, ...]:
+        kind, data = self.nodes[i]
+        if kind == FN:
+            return data[1]
+        if kind == MUL:
+            return tuple(x for f in data[1] for x in f)
+        if kind == ADD:
+            return tuple(t for t, _ in data[1])
+        return ()
+
+
+_SUMS = {"add": (1, 1), "sub": (1, -1), "neg": (-1,)}
+_PRODUCTS = {"mul": (1, 1), "div": (1, -1)}
+
+
+def canonical(graph: Graph, root: int, store: Store | None = None) -> tuple[Store, int]:
+    """The canonical form of a graph's node, in a (new or given) store. Nodes are read in
+    topological order; a sum whose only use is in another sum is handed up as a list of terms
+    (likewise products), so a chain of n sums costs O(n), not O(n²)."""
+    store = store or Store()
+    reach = sorted(graph.ancestors([root]))
+    parent_kind: dict[int, list[str]] = {}
+    for n in reach:
+        node = graph[n]
+        for a in node.args:
+            parent_kind.setdefault(a, []).append(node.op)
+    canon: dict[int, int] = {}
+    pending: dict[int, tuple[Any, list]] = {}
+    for n in reach:
+        node = graph[n]
+        op = node.op
+        if op in _SUMS or op in _PRODUCTS:
+            group = _SUMS if op in _SUMS else _PRODUCTS
+            signs = group[op]
+            lists = []
+            for a, s in zip(node.args, signs, strict=True):
+                if a in pending:
+                    scale, items = pending.pop(a)
+                    lists.append((scale * s, items))
+                else:
+                    lists.append((s, [(ONE, canon[a]) if group is _SUMS else (canon[a], ONE)]))
+            lists.sort(key=lambda si: -len(si[1]))
+            scale, items = lists[0]
+            for s, more in lists[1:]:
+                factor = s * scale  # signs are ±1: s / scale
+                if group is _SUMS:
+                    items.extend((c * factor, t) for c, t in more)
+                else:
+                    items.extend((t, e * factor if not isinstance(e, int) else store._times(e, factor))
+                                 for t, e in more)
+            uses = parent_kind.get(n, [])
+            if n != root and len(uses) == 1 and uses[0] in group:
+                pending[n] = (scale, items)
+            elif group is _SUMS:
+                canon[n] = store.add([(c * scale, t) for c, t in items])
+            else:
+                canon[n] = store.mul([(t, e * scale if not isinstance(e, int) else store._times(e, scale))
+                                      for t, e in items])
+        elif op == "const":
+            value, label = node.attr
+            if label is None and not hasattr(value, "shape"):
+                canon[n] = store.num(value)
+            else:
+                canon[n] = store.atom("const", node.attr, label or f"array{n}")
+        elif not node.args and op not in OPS:  # input, sym, ref: named leaves
+            canon[n] = store.atom(op, node.attr, _leaf_name(node))
+        elif not node.args:  # zeros(2), linspace(...): an operation with parameters only
+            canon[n] = store.fn(op, (), node.attr)
+        else:
+            canon[n] = store.apply(op, tuple(canon[a] for a in node.args), node.attr)
+    return store, canon[root]
+
+
+def _leaf_name(node: Any) -> str:
+    attr = node.attr
+    if isinstance(attr, str):
+        return attr
+    text = getattr(attr, "text", None)
+    return text if text is not None else f"{node.op}{getattr(attr, 'node', '')}"
+
+
+def factor_common(store: Store, root: int) -> int:
+    """Common factors pulled out of every sum (x^x·log(x) + x^x → x^x·(log(x) + 1)): a base
+    that every term has, to the least positive power they share (or the same symbolic power).
+    Rebuilt bottom up in the store's order (no recursion)."""
+    new: dict[int, int] = {}
+    for i in store.reached(root):
+        kind, data = store.nodes[i]
+        if kind == NUM or kind == ATOM:
+            new[i] = i
+        elif kind == FN:
+            new[i] = store.fn(data[0], tuple(new[a] for a in data[1]), data[2])
+        elif kind == MUL:
+            new[i] = store.mul([(new[b], new[e]) for b, e in data[1]] + [(store.num(data[0]), ONE)])
+        else:
+            rebuilt = store.add([(data[0], store.num(ONE))] + [(c, new[t]) for t, c in data[1]])
+            new[i] = _pull_common(store, rebuilt)
+    return new[root]
+
+
+def _pull_common(store: Store, i: int) -> int:
+    kind, data = store.nodes[i]
+    if kind != ADD or data[0] != 0:
+        return i
+    per_term = []
+    for t, c in data[1]:
+        tk, td = store.nodes[t]
+        per_term.append((c, dict(td[1]) if tk == MUL else {t: store.num(ONE)}))
+    common: dict[int, int] = {}
+    for b in per_term[0][1]:
+        exps = [f.get(b) for _, f in per_term]
+        if any(x is None for x in exps):
+            continue
+        values = [store.value(x) for x in exps]
+        if all(v is not None for v in values):
+            least = min(values)
+            if least > 0:
+                common[b] = store.num(least)
+        elif all(x == exps[0] for x in exps):
+            common[b] = exps[0]
+    if not common:
+        return i
+    rest = []
+    for c, f in per_term:
+        items = [(b, e) for b, e in f.items() if b not in common]
+        items += [(b, store.add([(ONE, f[b]), (-ONE, e)])) for b, e in common.items()]
+        rest.append((c, store.mul(items)))
+    inner = store.add(rest)
+    return store.mul([(b, e) for b, e in common.items()] + [(inner, ONE)])
+
+
+def canonical_form(graph: Graph, root: int, factor: bool = True) -> tuple[Store, int]:
+    """canonical(), then common factors pulled out (unless `factor` is off: the expanded sum)."""
+    store, i = canonical(graph, root)
+    return store, factor_common(store, i) if factor else i
