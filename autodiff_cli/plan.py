@@ -160,7 +160,9 @@ class StepPlan:
                         c = g if local == 1 else -g
                     else:
                         want = np.result_type(a, np.float32)
-                        if getattr(local, "dtype", want) != want:
+                        have = getattr(local, "dtype", want)
+                        # where(x > 0, 1, 0) is integer: cast, unless the product is float64 anyway
+                        if have != want and not (want == np.float64 and have.kind in "biu"):
                             local = np.asarray(local, dtype=want)[()]
                         if mask is not None and kind is not None:
                             local = np.where(mask, kind, local)[()]
