@@ -9,11 +9,23 @@ results.py (which the CLI renders and which carry the JSON schema).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from .engine import Diagnostic, first_nonfinite, forward, linearize, needed_nodes, reverse
+from .engine import (
+    Diagnostic,
+    check_pass_memory,
+    describe,
+    first_nonfinite,
+    forward,
+    linearize,
+    needed_nodes,
+    nonfinite_on_the_way,
+    reverse,
+    selection_stops,
+)
 from .errors import NameLookupError, UsageError
 from .formulas import function_list
 from .graph import Program
@@ -34,6 +46,13 @@ def as_program(program: str | Program) -> Program:
 def _check_convention(convention: str) -> None:
     if convention not in CONVENTIONS:
         raise UsageError(f"unknown convention '{convention}' (choose {', '.join(CONVENTIONS)})")
+
+def check_tolerances(rtol: float, atol: float) -> None:
+    """--rtol and --atol: numbers of 0 or more (inf or nan would make every check pass or fail)."""
+    for option, value in (("--rtol", rtol), ("--atol", atol)):
+        if not 0 <= value < math.inf:
+            raise UsageError(f"{option} must be a finite number of 0 or more, got {value}")
+
 
 def _finite(value: Any) -> bool:
     return bool(np.isfinite(value).all())
@@ -56,6 +75,14 @@ def _explain_nonfinite(prog: Program, lin: Any, targets: dict[str, Any],
                 explained.add("reverse pass")
 
 
+def _selection_note(prog: Program, stops: dict[tuple[int, int], Any]) -> Diagnostic:
+    node = min(n for n, _ in stops)
+    label, line, where = describe(prog, node)
+    return Diagnostic("note", f"{label}{where}: a branch or element that is not selected has a "
+                      "non-finite derivative here; it contributes nothing, since the result does not "
+                      "depend on it (TensorFlow, PyTorch and JAX give nan: 0 × nan)", label, line)
+
+
 def grad(program: str | Program, *, of: str | list[str] | None = None,
          wrt: str | list[str] | None = None, at: dict[str, Any] | None = None,
          convention: str = "tensorflow", dtype: str = "float64", **inputs: Any) -> GradResult:
@@ -67,6 +94,7 @@ def grad(program: str | Program, *, of: str | list[str] | None = None,
     prog = as_program(program)
     at = {**(at or {}), **inputs}
     values_in = input_values(prog, at, dtype_named(dtype))
+    check_pass_memory(prog, values_in)
     of_names = names_listed(of) or [prog.target_name]
     wrt_names = names_listed(wrt) or list(prog.inputs)
     of_nodes = resolve(prog, of_names, "--of")
@@ -83,8 +111,15 @@ def grad(program: str | Program, *, of: str | list[str] | None = None,
     gradients: dict[str, dict[str, Any]] = {}
     adjoints: dict[str, dict[int, Any]] = {}
     not_connected = []
+    stops = None
     for t_name, t_node in zip(of_names, of_nodes, strict=True):
         adj, _ = reverse(prog, lin, t_node)  # a non-finite gradient is explained below, once
+        if not all(_finite(adj[w]) for w in wrt_nodes if w in adj):
+            stops = selection_stops(prog, lin) if stops is None else stops
+            if stops:  # where(c, a, b): the branch not taken contributes nothing, not 0 × nan
+                adj, _ = reverse(prog, lin, t_node, stops=stops)
+                if all(_finite(adj[w]) for w in wrt_nodes if w in adj):
+                    warnings.append(_selection_note(prog, stops))
         adjoints[t_name] = adj
         gradients[t_name] = {}
         for w_name, w_node in zip(wrt_names, wrt_nodes, strict=True):
@@ -94,8 +129,12 @@ def grad(program: str | Program, *, of: str | list[str] | None = None,
                 gradients[t_name][w_name] = np.zeros_like(values[w_node])[()]
                 not_connected.append((t_name, w_name))
     targets = {t: values[n] for t, n in zip(of_names, of_nodes, strict=True)}
+    through = nonfinite_on_the_way(prog, values, of_nodes)
+    if through is not None:  # a finite target computed through an overflow: not an answer
+        warnings[:] = [w for w in warnings if not w.message.startswith("forward pass")]
+        warnings.insert(0, through)
     result = GradResult(prog, values_in, targets, wrt_names, gradients, not_connected, warnings,
-                        convention, values, lin.local_partials, adjoints)
+                        convention, values, lin.local_partials, adjoints, through is not None)
     if not result.finite:  # checked once; explained only when something is not finite
         _explain_nonfinite(prog, lin, targets, gradients, dict(zip(of_names, of_nodes, strict=True)),
                            warnings)
@@ -110,10 +149,12 @@ def compare(program: str | Program, *, of: str | list[str] | None = None,
     """The derivative three ways at a point: symbolic (chain rule, simplified), central
     difference (step chosen for float64, or `eps`), forward- and reverse-mode AD."""
     _check_convention(convention)
-    if eps is not None and not eps > 0:
-        raise UsageError(f"--eps must be a positive step, got {eps}")
+    if eps is not None and not 0 < eps < math.inf:
+        raise UsageError(f"--eps must be a positive, finite step, got {eps}")
+    check_tolerances(rtol, atol)
     prog = as_program(program)
     values_in = input_values(prog, {**(at or {}), **inputs})
+    check_pass_memory(prog, values_in)
     of_names = names_listed(of) or [prog.target_name]
     wrt_names = names_listed(wrt) or list(prog.inputs)
     of_pairs = list(zip(of_names, resolve(prog, of_names, "--of"), strict=True))
@@ -144,9 +185,12 @@ def diff(program: str | Program, *, of: str | None = None, wrt: str | list[str] 
     else:
         sequences = [[n] * order for n in prog.inputs]
     point = input_values(prog, {**(at or {}), **inputs}) if (at or inputs) else None
+    if point is not None:
+        check_pass_memory(prog, point, copies=1)
     values = forward(prog, point)[0] if point is not None else None
     results = []
     for seq in sequences:
+        warnings: list[Diagnostic] = []
         nodes = resolve(prog, seq, "--wrt")
         from .checks import evaluate_formula, symbolic_derivative
 
@@ -154,10 +198,14 @@ def diff(program: str | Program, *, of: str | None = None, wrt: str | list[str] 
         value = None
         if values is not None:
             held = {n: values[node] for n, node in zip(seq, nodes, strict=True)}
-            value = evaluate_formula(formula, {**point, **held})
+            held.update({prog.labels[node]: values[node] for node in nodes if node in prog.labels})
+            value, trouble = evaluate_formula(formula, {**point, **held})
+            if trouble is not None:
+                warnings.append(trouble)
         notes = sorted({OPS[prog.graph[n].op].note for n in prog.graph.ancestors([target])
                         if prog.graph[n].op in OPS and OPS[prog.graph[n].op].note})
-        results.append(DiffResult(of_name, seq, formula, prog, (target, nodes[0]), value, point, notes))
+        results.append(DiffResult(of_name, seq, formula, prog, (target, nodes[0]), value, point, notes,
+                                  warnings))
     return results
 
 
@@ -169,6 +217,7 @@ def jacobian(program: str | Program, *, of: str | None = None, wrt: str | list[s
     _check_convention(convention)
     prog = as_program(program)
     values_in = input_values(prog, {**(at or {}), **inputs})
+    check_pass_memory(prog, values_in)
     if len(names_listed(of)) > 1:
         raise UsageError("jacobian takes one target: --of NAME")
     of_name = (names_listed(of) or [prog.target_name])[0]

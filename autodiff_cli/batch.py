@@ -98,8 +98,8 @@ def run_text(text: str, name: str, rtol: float = EXPECT_RTOL, atol: float = EXPE
             result.note = f"no gradient of the target: {err.message}"
         else:
             result.gradients = computed.gradients
-            result.finite = computed.finite
-            if not computed.finite:
+            result.finite = computed.answered
+            if not computed.answered:
                 result.error = next((w.message for w in computed.warnings if w.kind == "non-finite"),
                                     "a requested value is not finite")
                 result.error_code = EXIT_CHECK
@@ -131,6 +131,9 @@ def _run_one(job: tuple[str, float, float, str | None]) -> RunResult:
 def run_files(paths: list[str], rtol: float = EXPECT_RTOL, atol: float = EXPECT_ATOL, jobs: int = 1,
               stdin_text: str | None = None):
     """Each file's result, in the order given; with jobs > 1, files run in that many processes."""
+    from .api import check_tolerances
+
+    check_tolerances(rtol, atol)
     work = [(p, rtol, atol, stdin_text) for p in paths]
     if jobs <= 1 or len(paths) <= 1:
         yield from map(_run_one, work)

@@ -11,12 +11,16 @@ import numpy as np
 
 from .engine import (
     Diagnostic,
+    check_memory,
+    first_nonfinite,
     forward,
     jacobian_columns,
     jacobian_rows,
     linearize,
     needed_nodes,
+    nonfinite_on_the_way,
     reverse,
+    selection_stops,
 )
 from .errors import UsageError
 from .graph import Program
@@ -58,11 +62,22 @@ def close(a: Any, b: Any, rtol: float, atol: float) -> bool:
     return bool(np.all(np.abs(a - b) <= atol + rtol * np.abs(b)))
 
 
-def evaluate_formula(formula: Formula, values: dict[str, Any]) -> Any:
-    """The formula's value, its input leaves taking `values` (inputs and held named steps)."""
+def evaluate_formula(formula: Formula, values: dict[str, Any]) -> tuple[Any, Diagnostic | None]:
+    """The formula's value, its input leaves taking `values` (inputs and held named steps),
+    and where a nan or inf appeared on the way to it (None when the value is clean)."""
     program = Program(graph=formula.graph, source="")
     out, _ = forward(program, values)
-    return out[formula.node]
+    value = out[formula.node]
+    if not np.isfinite(value).all():
+        return value, first_nonfinite(program, out)
+    return value, nonfinite_on_the_way(program, out, [formula.node])
+
+
+def _leaf(program: Program, node: int, value: Any) -> dict[str, Any]:
+    """A formula names a variable by the program's label for its node (`s` for q in
+    `s = sin(z); q = s`): the value under that name too."""
+    label = program.labels.get(node)
+    return {label: value} if label else {}
 
 
 def central_difference(program: Program, inputs: dict[str, Any], target: int, wrt: int,
@@ -86,9 +101,9 @@ def central_difference(program: Program, inputs: dict[str, Any], target: int, wr
     return out[()]
 
 
-def forward_mode(program: Program, lin: Any, target: int, wrt: int) -> Any:
+def forward_mode(program: Program, lin: Any, target: int, wrt: int, stops: Any = None) -> Any:
     """∂sum(target)/∂wrt by forward mode: one tangent pass per element of wrt."""
-    columns = jacobian_columns(program, lin, target, wrt)
+    columns = jacobian_columns(program, lin, target, wrt, stops)
     return columns.sum(axis=0).reshape(np.shape(lin.values[wrt]))[()]
 
 
@@ -112,11 +127,26 @@ def auto_step(point: Any) -> tuple[float, str]:
 MAX_ELEMENTS = 2_000  # per variable, for the element-by-element methods
 
 
+def check_sizes(wrt: list[tuple[str, int]], inputs: dict[str, Any], program: Program) -> None:
+    """compare's element limit, checked on the inputs before any pass runs (a named step's
+    size is known only after the forward pass, and is checked there)."""
+    names = {node: name for name, node in program.inputs.items()}
+    for w_name, w_node in wrt:
+        size = np.size(inputs[names[w_node]]) if w_node in names else 0
+        if size > MAX_ELEMENTS:
+            raise UsageError(f"--wrt {w_name}: {size:,} elements; compare differentiates element by "
+                             f"element, up to {MAX_ELEMENTS:,}")
+
+
 def check_pairs(program: Program, inputs: dict[str, Any], of: list[tuple[str, int]],
                 wrt: list[tuple[str, int]], convention: str = "tensorflow", eps: float | None = None,
                 rtol: float = COMPARE_RTOL, atol: float = COMPARE_ATOL, sweep: bool = False
                 ) -> tuple[list[PairCheck], list[Diagnostic]]:
+    check_sizes(wrt, inputs, program)
     values, warnings = forward(program, inputs)
+    through = nonfinite_on_the_way(program, values, [n for _, n in of])
+    if through is not None:
+        warnings.append(through)
     lin = linearize(program, values, needed_nodes(program, [n for _, n in of]), convention)
     warnings += lin.warnings
     taken = set(program.names())
@@ -134,8 +164,14 @@ def check_pairs(program: Program, inputs: dict[str, Any], of: list[tuple[str, in
             if np.size(point) > MAX_ELEMENTS:
                 raise UsageError(f"--wrt {w_name}: {np.size(point):,} elements; compare differentiates "
                                  f"element by element, up to {MAX_ELEMENTS:,}")
+            clean = through is None
             rev = adjoints.get(w_node, np.zeros_like(point)[()])
             fwd = forward_mode(program, lin, t_node, w_node)
+            if not (np.isfinite(rev).all() and np.isfinite(fwd).all()):
+                stops = selection_stops(program, lin)  # where(): the branch not taken adds nothing
+                if stops:
+                    rev = reverse(program, lin, t_node, stops=stops)[0].get(w_node, rev)
+                    fwd = forward_mode(program, lin, t_node, w_node, stops)
             if why_not:
                 factored = expanded = [("", f"(not available: {why_not})")]
                 symbolic = None
@@ -143,7 +179,12 @@ def check_pairs(program: Program, inputs: dict[str, Any], of: list[tuple[str, in
                 formula = derivative(program, t_node, w_node)
                 expanded = formula.program_text(taken)
                 factored = derivative(program, t_node, w_node, factored=True).program_text(taken)
-                symbolic = evaluate_formula(formula, {**inputs, w_name: point})
+                leaves = {**inputs, w_name: point, **_leaf(program, w_node, point)}
+                symbolic, trouble = evaluate_formula(formula, leaves)
+                if trouble is not None:
+                    warnings.append(Diagnostic(trouble.kind, f"symbolic ∂{t_name}/∂{w_name}: "
+                                               f"{trouble.message}", trouble.node))
+                    clean = False
             h, rule = (eps, "given with --eps") if eps is not None else auto_step(point)
             fd = central_difference(program, inputs, t_node, w_node, point, h)
             with np.errstate(all="ignore"):
@@ -151,7 +192,7 @@ def check_pairs(program: Program, inputs: dict[str, Any], of: list[tuple[str, in
                 steps = [(s, v, np.max(np.abs(v - rev))) for s in SWEEP_STEPS
                          for v in [central_difference(program, inputs, t_node, w_node, point, s)]
                          ] if sweep else []
-            agree = all(close(v, rev, rtol, atol) for v in (fd, fwd, symbolic) if v is not None)
+            agree = clean and all(close(v, rev, rtol, atol) for v in (fd, fwd, symbolic) if v is not None)
             pairs.append(PairCheck(t_name, w_name, factored, expanded, symbolic, fd_check, fwd, rev,
                                    agree, steps))
     return pairs, warnings
@@ -166,6 +207,7 @@ def jacobian(program: Program, inputs: dict[str, Any], target: int, wrt: int,
     lin = linearize(program, values, needed_nodes(program, [target]), convention)
     out_shape, in_shape = np.shape(values[target]), np.shape(values[wrt])
     rows, cols = int(np.prod(out_shape)), int(np.prod(in_shape))
+    check_memory(8.0 * rows * cols, f"the Jacobian, {rows:,} × {cols:,} numbers,")
     if rows <= cols:
         return (jacobian_rows(program, lin, target, wrt), "reverse mode, one pass per row", rows,
                 out_shape, in_shape)

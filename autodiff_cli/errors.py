@@ -65,3 +65,8 @@ class ShapeError(AdiffError):
 
 class UsageError(AdiffError):
     """A bad option value on the command line."""
+
+
+class LimitError(AdiffError):
+    """Work or memory beyond a budget, refused before it is spent: the estimate, the budget and
+    how to raise it."""

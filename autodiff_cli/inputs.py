@@ -21,17 +21,35 @@ EXPECT_RTOL, EXPECT_ATOL = 1e-6, 1e-9  # run: a program's expect lines
 _AT_ITEM = re.compile(r"\s*([^\W\d]\w*)\s*=")
 
 
+def decoded(data: bytes, what: str) -> str:
+    """UTF-8 bytes as text, a byte-order mark at the start skipped; bytes that are not UTF-8 are
+    a UsageError naming the first bad byte, its line and its column."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        start = err.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
+        line = data.count(b"\n", 0, start) + 1
+        column = start - (data.rfind(b"\n", 0, start) + 1) + 1
+        raise UsageError(f"cannot read {what}: it is not UTF-8 text (byte 0x{data[start]:02x} at line "
+                         f"{line}, column {column})") from None
+
+
+def read_stdin() -> str:
+    """Standard input as text (UTF-8, a byte-order mark skipped)."""
+    import sys
+
+    return decoded(sys.stdin.buffer.read(), "standard input")
+
+
 def read_text(path: Any) -> str:
     """A UTF-8 text file's contents; a file that cannot be read is a UsageError saying why."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
+        with open(path, "rb") as f:
+            return decoded(f.read(), str(path))
     except FileNotFoundError:
         raise UsageError(f"cannot read {path}: no such file") from None
     except IsADirectoryError:
         raise UsageError(f"cannot read {path}: it is a folder") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"cannot read {path}: it is not UTF-8 text") from None
     except OSError as err:
         raise UsageError(f"cannot read {path}: {err.strerror}") from None
 
@@ -52,6 +70,9 @@ def names_listed(text_or_list: str | list[str] | None) -> list[str]:
 def resolve(prog: Program, names: list[str], option: str) -> list[int]:
     """The node of each name; an unknown name is an error naming the option it came from."""
     out = []
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise UsageError(f"{option} names {twice} twice: give each name once")
     for n in names:
         node = node_named(prog, n)
         if node is None:
@@ -82,12 +103,25 @@ def split_assignments(text: str) -> list[tuple[str, str]]:
     return out
 
 
+ONLY_INPUT = ""  # the key of `--at 3`: the value of a program's one input
+
+
 def parse_at(items: list[str]) -> dict[str, str]:
-    """Every --at option (each one NAME=VALUE or several, comma-separated), later ones winning."""
+    """Every --at option (each one NAME=VALUE or several, comma-separated; a bare value, as in
+    --at 3, is for a program of one input). A name given twice is an error."""
     at: dict[str, str] = {}
     for item in items:
-        at.update(split_assignments(item))
+        bare = len(items) == 1 and not _AT_ITEM.match(item) and not item.strip().isidentifier()
+        pairs = [(ONLY_INPUT, item.strip())] if bare and item.strip() else split_assignments(item)
+        for name, value in pairs:
+            if name in at:
+                raise UsageError(f"--at gives {name or 'a value'} twice ({name}={at[name]} and "
+                                 f"{name}={value}): give each input once")
+            at[name] = value
     return at
+
+
+_SPECIAL = {"nan": np.float64(np.nan), "inf": np.float64(np.inf), "infinity": np.float64(np.inf)}
 
 
 def value_of(text: str, name: str = "x") -> Any:
@@ -100,10 +134,12 @@ def value_of(text: str, name: str = "x") -> Any:
         prog = parse(text)
     except AdiffError as err:
         raise UsageError(f"--at {name}={text}: the value is not a number ({err.message})") from None
-    if prog.inputs:
-        raise UsageError(f"--at {name}={text}: '{next(iter(prog.inputs))}' is not a number; a value "
+    words = {w: _SPECIAL[w.lower()] for w in prog.inputs if w.lower() in _SPECIAL}  # [nan, inf]
+    others = [w for w in prog.inputs if w not in words]
+    if others:
+        raise UsageError(f"--at {name}={text}: '{others[0]}' is not a number; a value "
                          "is a number or an expression of numbers such as pi/4")
-    values, _ = forward(prog, {})
+    values, _ = forward(prog, words)
     return values[prog.target]
 
 
@@ -119,6 +155,18 @@ def dtype_named(name: str) -> Any:
 def input_values(prog: Program, at: dict[str, Any], dtype: Any = np.float64,
                  from_command_line: bool = True) -> dict[str, Any]:
     """Each input's value: the program's default, overridden by `at` (numbers or text)."""
+    if ONLY_INPUT in at:
+        at = dict(at)
+        value = at.pop(ONLY_INPUT)
+        if len(prog.inputs) != 1:
+            has = f"the inputs {', '.join(prog.inputs)}" if prog.inputs else "no inputs"
+            raise UsageError(f"--at {value}: a value without a name is for a program of one input; this "
+                             f"one has {has}" + (f": write --at {next(iter(prog.inputs))}={value}"
+                                                 if prog.inputs else ""))
+        only = next(iter(prog.inputs))
+        if only in at:
+            raise UsageError(f"--at gives {only} twice: give each input once")
+        at[only] = value
     unknown = [n for n in at if n not in prog.inputs]
     if unknown:
         has = ", ".join(prog.inputs) or "no inputs"

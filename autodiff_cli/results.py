@@ -32,6 +32,7 @@ class GradResult:
     values: list[Any] = field(repr=False, default_factory=list)
     local_values: dict[tuple[int, int], Any] = field(repr=False, default_factory=dict)
     adjoints: dict[str, dict[int, Any]] = field(repr=False, default_factory=dict)
+    through_nonfinite: bool = False  # a finite target computed through a nan or inf: not an answer
 
     def node_ids(self) -> list[int]:
         """The nodes the targets are computed from, in evaluation order, inputs first;
@@ -54,8 +55,13 @@ class GradResult:
         return all(bool(np.isfinite(v).all()) for v in vals)
 
     @property
+    def answered(self) -> bool:
+        """Every requested value finite, and none computed through a nan or inf."""
+        return self.finite and not self.through_nonfinite
+
+    @property
     def exit_code(self) -> int:
-        return 0 if self.finite else 1
+        return 0 if self.answered else 1
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of `adiff grad --json` (schema in the README)."""
@@ -150,6 +156,12 @@ class DiffResult:
     value: Any = None
     point: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)  # said of ops such as floor (derivative 0)
+    warnings: list[Diagnostic] = field(default_factory=list)  # where the value met a nan or inf
+
+    @property
+    def answered(self) -> bool:
+        """No value asked for, or a finite one computed without a nan or inf on the way."""
+        return self.value is None or (bool(np.isfinite(self.value).all()) and not self.warnings)
 
     @property
     def taken(self) -> set[str]:
@@ -182,6 +194,7 @@ class DiffResult:
             doc["factored"] = _statements_text(self.factored.program_text(self.taken))
         if self.value is not None:
             doc["value"] = jsonable(self.value)
+            doc["warnings"] = [w.to_dict() for w in self.warnings]
         return doc
 
 
