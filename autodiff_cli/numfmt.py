@@ -24,15 +24,15 @@ def format_value(value: Any, digits: int = 10, full: bool = False, one_line: boo
     `full`. `one_line` puts an array of any rank on one line; `latex` spells the result as LaTeX
     (1.5 \\times 10^{-5}, \\dots, \\infty)."""
     arr = np.asarray(value)
+    single = arr.dtype == np.float32
     if arr.ndim == 0:
-        v = float(arr)
-        text = "0" if v == 0 else f"{v:.{digits}g}"
+        text = _number(arr[()], digits, single)
         return latex_number(text) if latex else text
     digits = min(digits, 8)
     width = 10**6 if one_line else 60 if arr.ndim > 1 else 10_000
     text = np.array2string(arr, separator=", ", threshold=sys.maxsize if full else SUMMARY, edgeitems=2,
                            max_line_width=width,
-                           formatter={"float_kind": lambda v: "0" if v == 0 else f"{v:.{digits}g}"})
+                           formatter={"float_kind": lambda v: _number(v, digits, single)})
     if one_line:
         text = " ".join(text.split())
     if latex:
@@ -40,6 +40,18 @@ def format_value(value: Any, digits: int = 10, full: bool = False, one_line: boo
     if full or arr.size <= SUMMARY:
         return text
     return rf"\text{{shape {arr.shape}: }} {text}" if latex else f"shape {arr.shape}: {text}"
+
+
+def _number(v: Any, digits: int, single: bool) -> str:
+    """`digits` significant digits; a float32 as the shortest decimal that reads back as the same
+    float32 (TensorFlow's 0.4691642, not 0.4691641927), when that is no longer than `digits`."""
+    if v == 0:
+        return "0"
+    if single:
+        shortest = str(np.float32(v))  # numpy's shortest round-trip repr of a float32
+        if len(shortest.lstrip("-").replace(".", "").lstrip("0").split("e")[0]) <= digits:
+            return shortest if "e" in shortest else shortest.removesuffix(".0")
+    return f"{float(v):.{digits}g}"
 
 
 def latex_number(text: str) -> str:

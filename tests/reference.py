@@ -24,6 +24,12 @@ CHAIN_PARTIALS = {
     ("u", "x"): -2.6145744834544478,
 }
 CHAIN_DF_DX = CHAIN_PARTIALS[("f", "x")]
+# TensorFlow's float32 column (its shortest float32 digits). TF's float32 cos(4) is -0.65364367,
+# one unit in the last place from the correctly rounded -0.6536436 that numpy (and so adiff)
+# computes: the partials through du/dv differ from TF's in the last digit for that reason alone.
+CHAIN_PARTIALS_TF_FLOAT32 = {("f", "u"): "0.4691642", ("u", "v"): "-0.65364367", ("v", "x"): "4.0",
+                             ("f", "v"): "-0.3066662", ("f", "x"): "-1.2266648", ("u", "x"): "-2.6145747"}
+TF_FLOAT32_COS_4 = "-0.65364367"
 CHAIN_LECTURE_FD_STEP = 1e-3  # the lecture's central difference (Octave), h = 1e-3 ...
 CHAIN_LECTURE_FD_4_DIGITS = -1.2267  # ... printed with 5 digits
 
