@@ -97,11 +97,31 @@ def _plotext(width: int, height: int, colour: bool) -> Any:
     return plt
 
 
+def _ticks(plt: Any, values: Any, axis: str, log: bool = False, count: int = 5) -> None:
+    """Tick labels in scientific notation where plain decimals would be a row of zeros
+    (5.55e-09, not 0.00000000555112); plotext's own ticks otherwise."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if log:
+        finite = finite[finite > 0]
+    if not finite.size:
+        return
+    low, high = float(finite.min()), float(finite.max())
+    biggest = max(abs(low), abs(high))
+    if not log and (biggest == 0 or 1e-3 <= biggest < 1e6) or low == high:
+        return
+    ticks = np.geomspace(low, high, count) if log else np.linspace(low, high, count)
+    set_ticks = plt.xticks if axis == "x" else plt.yticks
+    set_ticks([float(t) for t in ticks], [f"{t:.3g}" for t in ticks])
+
+
 def terminal_plot(c: Curves, width: int = 100, height: int = 25, colour: bool = False) -> str:
     plt = _plotext(width, height, colour)
     for label, y in c.series.items():
         if np.isfinite(y).any():  # a curve with no finite point has nothing to draw
             plt.plot(list(c.x), [None if np.isnan(v) else float(v) for v in y], label=label)
+    _ticks(plt, c.x, "x")
+    _ticks(plt, np.concatenate([np.asarray(y, dtype=float).ravel() for y in c.series.values()]), "y")
     plt.xlabel(c.name)
     return _plain(plt.build(), colour)
 
@@ -149,6 +169,8 @@ def sweep_plot(steps: list[tuple[float, Any, Any]], path: str | None, title: str
         plt.xscale("log")
         plt.yscale("log")
         plt.plot(list(h), list(err), marker="dot")
+        _ticks(plt, h, "x", log=True)
+        _ticks(plt, err, "y", log=True)
         plt.xlabel("h")
         plt.title(title or "|central difference - reverse mode|")
         return _plain(plt.build(), colour)

@@ -184,3 +184,12 @@ def test_run_fail_is_bold_red_pass_green(tmp_path, monkeypatch):
     assert "\x1b[32mPASS" in out
     plain = CliRunner().invoke(app, ["run", str(bad)], env={"NO_COLOR": "1"}).stdout
     assert plain.startswith("FAIL") and "\x1b[" not in plain
+
+
+def test_plot_axes_use_scientific_notation_for_tiny_values():
+    pytest.importorskip("plotext")
+    out = CliRunner().invoke(app, ["plot", "1e-8*sin(x)", "--over", "x=-3:3"], env={"NO_COLOR": "1"}).stdout
+    assert "0.00000" not in out
+    assert re.search(r"\de-0[89]┤", out), out
+    sweep = CliRunner().invoke(app, ["compare", "x^2", "--at", "x=1", "--sweep", "--plot"]).stdout
+    assert "0.00000" not in sweep and "e-08" in sweep
