@@ -32,7 +32,15 @@ from .graph import Program
 from .inputs import COMPARE_ATOL, COMPARE_RTOL, dtype_named, input_values, names_listed, parse_grid, resolve
 from .ops import CONVENTIONS, OPS
 from .parse import parse
-from .results import CompareResult, DiffResult, GradResult, GridResult, JacobianResult, jsonable
+from .results import (
+    CompareResult,
+    DiffResult,
+    GradResult,
+    GridResult,
+    JacobianResult,
+    joined_scalars,
+    jsonable,
+)
 
 __all__ = ["CompareResult", "DiffResult", "GradResult", "GridResult", "JacobianResult", "as_program",
            "compare", "diff", "function_list", "grad", "grid", "jacobian", "jsonable"]
@@ -145,9 +153,13 @@ def grad(program: str | Program, *, of: str | list[str] | None = None,
 def compare(program: str | Program, *, of: str | list[str] | None = None,
             wrt: str | list[str] | None = None, at: dict[str, Any] | None = None,
             convention: str = "tensorflow", eps: float | None = None, rtol: float = COMPARE_RTOL,
-            atol: float = COMPARE_ATOL, sweep: bool = False, **inputs: Any) -> CompareResult:
+            atol: float = COMPARE_ATOL, sweep: bool = False, at_kink: str = "fail",
+            **inputs: Any) -> CompareResult:
     """The derivative three ways at a point: symbolic (chain rule, simplified), central
-    difference (step chosen for float64, or `eps`), forward- and reverse-mode AD."""
+    difference (step chosen for float64, or `eps`), forward- and reverse-mode AD. At a kink
+    (the one-sided difference quotients differ) the pair does not agree unless at_kink="ok"."""
+    if at_kink not in ("fail", "ok"):
+        raise UsageError(f"--at-kink takes fail or ok, got '{at_kink}'")
     _check_convention(convention)
     if eps is not None and not 0 < eps < math.inf:
         raise UsageError(f"--eps must be a positive, finite step, got {eps}")
@@ -161,7 +173,8 @@ def compare(program: str | Program, *, of: str | list[str] | None = None,
     wrt_pairs = list(zip(wrt_names, resolve(prog, wrt_names, "--wrt"), strict=True))
     from .checks import check_pairs  # compare's machinery, loaded when it is used
 
-    pairs, warnings = check_pairs(prog, values_in, of_pairs, wrt_pairs, convention, eps, rtol, atol, sweep)
+    pairs, warnings = check_pairs(prog, values_in, of_pairs, wrt_pairs, convention, eps, rtol, atol, sweep,
+                                  kinks_ok=at_kink == "ok")
     return CompareResult(values_in, pairs, warnings, rtol, atol)
 
 
@@ -191,7 +204,8 @@ def diff(program: str | Program, *, of: str | None = None, wrt: str | list[str] 
     results = []
     for seq in sequences:
         warnings: list[Diagnostic] = []
-        nodes = resolve(prog, seq, "--wrt")
+        named = dict(zip(dict.fromkeys(seq), resolve(prog, list(dict.fromkeys(seq)), "--wrt"), strict=True))
+        nodes = [named[n] for n in seq]  # x, x for ∂²f/∂x²
         from .checks import evaluate_formula, symbolic_derivative
 
         formula = symbolic_derivative(prog, target, list(zip(seq, nodes, strict=True)))
@@ -227,10 +241,10 @@ def jacobian(program: str | Program, *, of: str | None = None, wrt: str | list[s
     for w_name, w_node in zip(wrt_names, resolve(prog, wrt_names, "--wrt"), strict=True):
         from .checks import jacobian as jacobian_matrix
 
-        matrix, method, passes, out_shape, in_shape = jacobian_matrix(prog, values_in, target, w_node,
-                                                                       convention)
-        results.append(JacobianResult(of_name, w_name, matrix, out_shape, in_shape, method, passes))
-    return results
+        matrix, method, passes, out_shape, in_shape, warnings = jacobian_matrix(prog, values_in, target,
+                                                                                 w_node, convention)
+        results.append(JacobianResult(of_name, w_name, matrix, out_shape, in_shape, method, passes, warnings))
+    return joined_scalars(results)
 
 
 def grid(program: str | Program, *, grids: list[str] | None = None, points: dict[str, Any] | None = None,

@@ -53,6 +53,7 @@ class PairCheck:
     reverse: Any
     agree: bool
     sweep: list[tuple[float, Any, Any]] = field(default_factory=list)  # (h, value, abs error)
+    kink: str | None = None  # the point is a kink: the one-sided difference quotients differ
 
 
 def close(a: Any, b: Any, rtol: float, atol: float) -> bool:
@@ -101,6 +102,43 @@ def central_difference(program: Program, inputs: dict[str, Any], target: int, wr
     return out[()]
 
 
+def one_sided(program: Program, inputs: dict[str, Any], target: int, wrt: int, point: Any,
+              h: float) -> tuple[Any, Any]:
+    """The left and right difference quotients (f(x) - f(x - h))/h and (f(x + h) - f(x))/h,
+    element by element: where they differ, x is a kink and no derivative exists."""
+    point = np.asarray(point, dtype=np.float64)
+    left, right = np.full(point.shape, np.nan), np.full(point.shape, np.nan)
+    base, _ = forward(program, inputs, overrides={wrt: point[()]})
+    with np.errstate(all="ignore"):
+        for j in itertools.islice(np.ndindex(point.shape), MAX_ELEMENTS):
+            up, down = point.copy(), point.copy()
+            up[j] += h
+            down[j] -= h
+            plus, _ = forward(program, inputs, overrides={wrt: up[()]})
+            minus, _ = forward(program, inputs, overrides={wrt: down[()]})
+            f0 = np.sum(base[target])
+            right[j] = (np.sum(plus[target]) - f0) / (up[j] - point[j])
+            left[j] = (f0 - np.sum(minus[target])) / (point[j] - down[j])
+    return left[()], right[()]
+
+
+def kink_at(program: Program, inputs: dict[str, Any], target: int, wrt: tuple[str, int], point: Any,
+            rtol: float, atol: float) -> str | None:
+    """Why the point is a kink of the target along wrt (the one-sided quotients differ by more
+    than their own error), or None."""
+    h = float(np.sqrt(np.finfo(np.float64).eps) * max(1.0, float(np.max(np.abs(point)))))
+    left, right = one_sided(program, inputs, target, wrt[1], point, h)
+    slack = max(rtol, 1e-4), max(atol, 1e-5)  # a one-sided quotient is only O(h) accurate
+    if close(left, right, *slack) or not (np.isfinite(left).all() and np.isfinite(right).all()):
+        return None
+    bad = np.argwhere(~np.isclose(np.atleast_1d(left), np.atleast_1d(right), *slack))[0]
+    j = tuple(bad) if np.ndim(point) else ()
+    l_val, r_val = np.atleast_1d(left)[tuple(bad)], np.atleast_1d(right)[tuple(bad)]
+    element = f"{wrt[0]}[{', '.join(map(str, j))}]" if j else wrt[0]
+    return (f"a kink in {element}: the left and right difference quotients differ ({l_val:.6g} and "
+            f"{r_val:.6g}), so no derivative exists here; the methods agree only on the convention used")
+
+
 def forward_mode(program: Program, lin: Any, target: int, wrt: int, stops: Any = None) -> Any:
     """∂sum(target)/∂wrt by forward mode: one tangent pass per element of wrt."""
     columns = jacobian_columns(program, lin, target, wrt, stops)
@@ -140,8 +178,8 @@ def check_sizes(wrt: list[tuple[str, int]], inputs: dict[str, Any], program: Pro
 
 def check_pairs(program: Program, inputs: dict[str, Any], of: list[tuple[str, int]],
                 wrt: list[tuple[str, int]], convention: str = "tensorflow", eps: float | None = None,
-                rtol: float = COMPARE_RTOL, atol: float = COMPARE_ATOL, sweep: bool = False
-                ) -> tuple[list[PairCheck], list[Diagnostic]]:
+                rtol: float = COMPARE_RTOL, atol: float = COMPARE_ATOL, sweep: bool = False,
+                kinks_ok: bool = False) -> tuple[list[PairCheck], list[Diagnostic]]:
     check_sizes(wrt, inputs, program)
     values, warnings = forward(program, inputs)
     through = nonfinite_on_the_way(program, values, [n for _, n in of])
@@ -193,26 +231,45 @@ def check_pairs(program: Program, inputs: dict[str, Any], of: list[tuple[str, in
                          for v in [central_difference(program, inputs, t_node, w_node, point, s)]
                          ] if sweep else []
             agree = clean and all(close(v, rev, rtol, atol) for v in (fd, fwd, symbolic) if v is not None)
+            kink = kink_at(program, inputs, t_node, (w_name, w_node), point, rtol, atol) \
+                if any(w.kind == "undefined-derivative" for w in lin.warnings) else None
+            if kink is not None:
+                warnings.append(Diagnostic("undefined-derivative", f"∂{t_name}/∂{w_name}: {kink}"
+                                           + ("" if kinks_ok else "; exit code 1 (--at-kink ok accepts it)"),
+                                           t_name))
+                agree = agree and kinks_ok
             pairs.append(PairCheck(t_name, w_name, factored, expanded, symbolic, fd_check, fwd, rev,
-                                   agree, steps))
+                                   agree, steps, kink))
     return pairs, warnings
 
 
 def jacobian(program: Program, inputs: dict[str, Any], target: int, wrt: int,
-             convention: str = "tensorflow") -> tuple[Any, str, int, tuple, tuple]:
+             convention: str = "tensorflow") -> tuple[Any, str, int, tuple, tuple, list[Diagnostic]]:
     """The full Jacobian d target / d wrt, rows the target's elements and columns wrt's (both
     flattened): reverse mode row by row or forward mode column by column, whichever needs
-    fewer passes. Returns (matrix, method, passes, target's shape, wrt's shape)."""
+    fewer passes. Returns (matrix, method, passes, target's shape, wrt's shape, warnings: where
+    a non-finite entry or a nan/inf on the way to the target came from)."""
     values, _ = forward(program, inputs)
     lin = linearize(program, values, needed_nodes(program, [target]), convention)
     out_shape, in_shape = np.shape(values[target]), np.shape(values[wrt])
     rows, cols = int(np.prod(out_shape)), int(np.prod(in_shape))
     check_memory(8.0 * rows * cols, f"the Jacobian, {rows:,} × {cols:,} numbers,")
-    if rows <= cols:
-        return (jacobian_rows(program, lin, target, wrt), "reverse mode, one pass per row", rows,
-                out_shape, in_shape)
-    return (jacobian_columns(program, lin, target, wrt), "forward mode, one pass per column", cols,
-            out_shape, in_shape)
+    by_rows = rows <= cols
+    passes = jacobian_rows if by_rows else jacobian_columns
+    matrix = passes(program, lin, target, wrt)
+    warnings = [w for w in lin.warnings if w.kind != "note"]
+    if not np.isfinite(matrix).all():  # where(): the branch not taken, the other rows add nothing
+        matrix = jacobian_rows(program, lin, target, wrt, selection_stops(program, lin))
+    through = nonfinite_on_the_way(program, values, [target])
+    if through is not None:
+        warnings.append(through)
+    elif not np.isfinite(matrix).all():
+        found = first_nonfinite(program, values)
+        if found is None:
+            found = reverse(program, lin, target, check_all=True)[1]
+        warnings.append(found or Diagnostic("non-finite", "the Jacobian has entries that are not finite"))
+    method = "reverse mode, one pass per row" if by_rows else "forward mode, one pass per column"
+    return matrix, method, rows if by_rows else cols, out_shape, in_shape, warnings
 
 
 def symbolic_derivative(program: Program, target: int, wrt: list[tuple[str, int]]) -> Formula:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .arrays import fit_shape
-from .errors import LimitError, ShapeError
+from .errors import AdiffError, LimitError, ShapeError
 from .graph import Program
 from .ops import OPS, Linear, params_of
 from .printing import to_text
@@ -360,7 +360,10 @@ def linearize(program: Program, values: list[Any], needed: set[int],
                 if isinstance(rule, Linear):
                     partials[(node_id, i)] = _linear_map(entry, rule, i, args, y, params)
                     continue
-                local = 0.0 if rule is None else rule(*args, y)
+                try:
+                    local = 0.0 if rule is None else rule(*args, y)
+                except AdiffError as err:  # a derivative that is not available: say where it was asked
+                    raise _placed(program, node_id, err.message) from None
                 want = np.result_type(values[arg], np.float32)
                 if getattr(local, "dtype", want) != want:  # where(x > 0, 1, 0) is integer; float32 stays
                     local = np.asarray(local, dtype=want)[()]
@@ -414,13 +417,15 @@ def reverse(program: Program, lin: Linearization, target: int, seed: Any = None,
     ones = np.ones((), dtype=np.result_type(values[target]))[()]  # broadcast where it is used
     adjoints: dict[int, Any] = {target: ones if seed is None else seed}
     stopped: dict[int, Any] = {}  # node -> mask of adjoint elements that are zero by selection
+    if stops is not None and seed is not None and np.ndim(seed) and not np.all(seed):
+        stopped[target] = np.asarray(seed) == 0  # a Jacobian row: the other elements are not asked for
     problem = None
     with np.errstate(all="ignore"):
         for node_id in range(target, -1, -1):
             g = adjoints.get(node_id)
             if g is None:
                 continue
-            held = stopped.get(node_id) if stops else None
+            held = stopped.get(node_id) if stops is not None else None
             for i, arg in enumerate(graph[node_id].args):
                 local = lin.local_partials.get((node_id, i))
                 if local is None:
@@ -436,7 +441,7 @@ def reverse(program: Program, lin: Linearization, target: int, seed: Any = None,
                     product = g * local if held is None else np.where(held, 0, g * local)
                     contribution = unbroadcast(product, np.shape(values[arg]))
                 contribution = _as_float(contribution, values[arg])
-                if stops:
+                if stops is not None:
                     _stop(stopped, adjoints, arg, (node_id, i), held, type(local) is LinearMap, stops, values)
                 if problem is None and (check_all or np.size(contribution) <= SMALL) \
                         and not _all_finite(contribution):

@@ -134,6 +134,7 @@ class CompareResult:
                                       "eps": p.finite_difference.eps,
                                       "abs_error": jsonable(p.finite_difference.abs_error)},
                 "forward": jsonable(p.forward), "reverse": jsonable(p.reverse), "agree": p.agree,
+                "kink": p.kink,
                 **({"sweep": [{"eps": h, "value": jsonable(v), "abs_error": jsonable(e)}
                               for h, v, e in p.sweep]} if p.sweep else {}),
             } for p in self.pairs],
@@ -210,11 +211,31 @@ class JacobianResult:
     in_shape: tuple[int, ...]
     method: str
     passes: int
+    warnings: list[Diagnostic] = field(default_factory=list)
+    columns: list[str] | None = None  # several scalar variables joined: a column each, by name
+
+    @property
+    def answered(self) -> bool:
+        """Every entry finite, none computed through a nan or inf."""
+        return bool(np.isfinite(self.matrix).all()) and not any(w.kind == "non-finite" for w in self.warnings)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"of": self.of, "wrt": self.wrt, "shape": list(self.matrix.shape),
+        return {"of": self.of, "wrt": self.columns or self.wrt, "shape": list(self.matrix.shape),
                 "of_shape": list(self.out_shape), "wrt_shape": list(self.in_shape),
-                "method": self.method, "passes": self.passes, "jacobian": jsonable(self.matrix)}
+                "method": self.method, "passes": self.passes, "jacobian": jsonable(self.matrix),
+                "warnings": [w.to_dict() for w in self.warnings]}
+
+
+def joined_scalars(results: list[JacobianResult]) -> list[JacobianResult]:
+    """The Jacobians with respect to several scalar variables as one matrix, a column each
+    (`jacobian "[x*y, x+y]"` is 2 × 2, `jacobian "x*y"` is 1 × 2); other results unchanged."""
+    if len(results) < 2 or any(r.in_shape != () for r in results):
+        return results
+    first = results[0]
+    matrix = np.hstack([r.matrix for r in results])
+    names = [r.wrt for r in results]
+    return [JacobianResult(first.of, ", ".join(names), matrix, first.out_shape, (len(names),), first.method,
+                           sum(r.passes for r in results), [w for r in results for w in r.warnings], names)]
 
 
 
