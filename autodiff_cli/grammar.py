@@ -25,17 +25,21 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from .builder import Builder
 from .errors import AdiffError, ParseError
 from .graph import Expect, Graph, Program, Statement
-from .ops import CONSTANTS, OPS, REQUIRED, Sym, lookup_function, nearest_function
+from .ops import (
+    CONSTANTS,
+    DRAWN,
+    INITIALISERS,
+    OPS,
+    REQUIRED,
+    Sym,
+    initial_value,
+    lookup_function,
+    nearest_function,
+)
+from .printing import to_text
 
 MAX_PROGRAM_CHARS = 20_000_000  # 20 MB; documented in the README
 
-_WORDS = {
-    "NUMBER": "a number", "NAME": "a name", "FUNC": "a function call", "LPAR": "'('",
-    "RPAR": "')'", "PLUS": "'+'", "MINUS": "'-'", "TIMES": "'*'", "SLASH": "'/'", "POW": "'^'",
-    "SUPERSCRIPT": "'²'", "COMPARE": "a comparison", "_SEP": "the end of the statement",
-    "$END": "the end of the program", "EQUAL": "'='", "COMMA": "','", "LSQB": "'['",
-    "RSQB": "']'", "COLON": "':'", "STRING": "a text in double quotes", "AT": "'@'", "QUOTE": "'",
-}
 
 
 def grammar_text() -> str:
@@ -81,9 +85,17 @@ class _Callbacks(Transformer):
     def subscripts(self, c): return list(c)
     def slice(self, c): return ("slice", c[0], c[2], c[4])
     def call(self, c): return self.state.call(c[0], c[1] or [])
+    def application(self, c): return self.state.application(c[0], c[1])
+    def ambiguous(self, c): return self.state.ambiguous(c[0], c[1])
+    def degrees(self, c): return self.state.degrees(c[0], c[1])
+    def define(self, c): return self.state.define(c[0], c[1] or [])
     def assign(self, c): return self.state.statement(c[0], c[1])
     def bare(self, c): return self.state.statement(None, c[0])
     def expect(self, c): return self.state.expect(c[0], c[1])
+
+
+def _shown(token: Token) -> str:
+    return "√" if token.type == "ROOT" else token.value
 
 
 def _string(token: Token) -> tuple[str, str]:
@@ -108,24 +120,41 @@ def _superscript(text: str) -> float:
 _COMPARE = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
 
 
-class _Brackets:
-    """A new line inside ( ) or [ ] continues the statement: multi-line calls and arrays."""
+MAX_ARRAY_DEPTH = 64  # numpy's limit on an array's dimensions
 
-    always_accept = ("_SEP",)
+
+class _Brackets:
+    """Between the lexer and the parser: a new line inside ( ) or [ ] continues the statement
+    (multi-line calls and arrays); a name that is a function's and is not followed by "(" is
+    retyped FNAME (sin x); "[" nested deeper than numpy's limit on dimensions is refused."""
+
+    always_accept = ("_SEP", "NAME")
 
     def __init__(self) -> None:
         self.open: list[Token] = []  # brackets not yet closed, for "never closed" messages
+        self.last: Token | None = None  # the last token passed on, and the one before it:
+        self.previous: Token | None = None  # what a syntax error follows
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         self.open = []
+        self.previous = self.last = None
+        squares = 0
         for token in stream:
             if token.type in ("LPAR", "LSQB"):
                 self.open.append(token)
+                squares += token.type == "LSQB"
+                if squares > MAX_ARRAY_DEPTH:
+                    raise ParseError(f"brackets nested {squares} deep: an array has at most "
+                                     f"{MAX_ARRAY_DEPTH} dimensions", line=token.line,
+                                     column=token.column, source=_STATE.get().program.source)
             elif token.type in ("RPAR", "RSQB"):
                 if self.open:
-                    self.open.pop()
+                    squares -= self.open.pop().type == "LSQB"
             elif token.type == "_SEP" and self.open and token.value != ";":
                 continue
+            elif token.type == "NAME" and lookup_function(token.value) is not None:
+                token = Token.new_borrow_pos("FNAME", token.value, token)
+            self.previous, self.last = self.last, token
             yield token
 
 
@@ -146,6 +175,7 @@ class _State:
         self.program = Program(graph=Graph(), source=source)
         self.literals: set[int] = set()  # const nodes written as number literals
         self.first_use: dict[str, Token] = {}
+        self.applications: dict[int, tuple[str, str]] = {}  # sin x: node -> ("sin", "x"), for messages
         self.last_line = 1  # line of the latest name, number or call: where a bare statement is
         self.lines = source.split("\n")  # split once: a program may have 100,000 lines
 
@@ -249,7 +279,43 @@ class _State:
             what = "one or more arrays" if entry.variadic else _count(entry.arity)
             raise ParseError(f"{fname}() takes {what}{_call_forms(entry, fname)}, but {len(positional)} "
                              "were given", **where)
+        if entry.name in DRAWN:  # each call draws its own numbers: its place in the program
+            params = (*params, ("draw", len(self.graph)))
         return self.graph.add(entry.name, arrays, params or None)
+
+    def application(self, token: Token, operand: int) -> int:
+        """sin x, sin x^2, √x: a function applied to one name or number without parentheses."""
+        if token.type == "ROOT":
+            token = Token.new_borrow_pos("FNAME", "sqrt", token)
+        node = self.call(token, [operand])
+        self.applications[node] = (_shown(token), self._text(operand))
+        return node
+
+    def ambiguous(self, applied: int, factor: int) -> int:
+        """sin x y, sin 2x: sin(x·y) or sin(x)·y? Refused, with both ways to write it."""
+        fname, operand = self.applications.get(applied, ("f", "x"))
+        other = self._text(factor)
+        raise ParseError(f"'{fname} {operand} {other}' could mean {fname}({operand}·{other}) or "
+                         f"{fname}({operand})·{other}: write {fname}({operand}*{other}) or "
+                         f"{fname}({operand})*{other}", line=self.last_line, source=self.program.source)
+
+    def degrees(self, node: int, token: Token) -> int:
+        """x°: degrees, converted to the radians every function takes (x·π/180)."""
+        self.last_line = token.line
+        pi = self.graph.add("const", (), (CONSTANTS["pi"], "pi"))
+        return self.apply("div", (self.apply("mul", (node, pi)), self.const(180.0)))
+
+    def define(self, token: Token, args: list[Any]) -> None:
+        """f(x) = ...: adiff has no user functions; a name is defined without arguments."""
+        name = token.value
+        what = (f"'{name}' is a built-in function and cannot be defined; " if lookup_function(name)
+                else "")
+        raise ParseError(f"{what}write {name} = {self.line_text(token.line).split('=', 1)[1].strip()}: "
+                         "a name is defined without its arguments (its inputs are the names it uses)",
+                         line=token.line, column=token.column, source=self.program.source)
+
+    def _text(self, node: int) -> str:
+        return to_text(self.graph, node, self.program.labels)
 
     def _expand(self, expand: Any, fname: str, positional: list[Any], keywords: list[Any],
                 where: dict) -> int:
@@ -345,6 +411,14 @@ class _State:
         if name is not None and (name in CONSTANTS or lookup_function(name) is not None):
             raise ParseError(f"'{name}' is a built-in name and cannot be assigned",
                              line=name_token.line, column=name_token.column, source=prog.source)
+        if name is not None and name in prog.inputs:  # one reading top to bottom: an input keeps its value
+            first = self.first_use[name]
+            raise ParseError(f"'{name}' is an input of the program (line {first.line}, column {first.column}: "
+                             f"`{self.line_text(first.line)}`) and cannot be given another value; "
+                             f"name the new value differently, e.g. {name}2 = ...",
+                             line=name_token.line, column=name_token.column, source=prog.source)
+        if name is not None and self.graph[node].op in INITIALISERS:  # W = glorot_uniform(2, 2): an input
+            node = self.const(initial_value(self.graph[node].op, self.graph[node].attr))
         if name is not None and node in self.literals:
             # `x = 2` declares an input x with default value 2.
             prog.defaults[name] = self.graph[node].attr[0]
@@ -411,10 +485,16 @@ def _syntax_error(err: UnexpectedInput, source: str) -> ParseError:
     line, column = getattr(err, "line", None), getattr(err, "column", None)
     if isinstance(err, UnexpectedCharacters):
         char = source[err.pos_in_stream] if err.pos_in_stream < len(source) else "?"
-        return ParseError(f"unexpected character '{char}'", line=line, column=column, source=source)
-    expected = sorted(getattr(err, "expected", None) or getattr(err, "accepts", None) or [])
-    words = _expected_words(expected)
-    if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
+        return ParseError(f"unexpected character '{char}'{_CHARACTER_HINTS.get(char, '')}", line=line,
+                          column=column, source=source)
+    expected = set(getattr(err, "expected", None) or getattr(err, "accepts", None) or [])
+    at_end = isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END")
+    before = _BRACKETS.last if at_end else _BRACKETS.previous
+    if before is not None and before.type == "FNAME":  # sin, sin + 1, x sin
+        return ParseError(f"'{before.value}' is a function: call it with parentheses, as {before.value}(x)",
+                          line=before.line, column=before.column, source=source)
+    words = _expected_words(expected, source)
+    if at_end:
         if _BRACKETS.open:
             bracket = _BRACKETS.open[-1]
             return ParseError(f"this '{bracket.value}' is never closed: expected {words}",
@@ -430,20 +510,33 @@ def _syntax_error(err: UnexpectedInput, source: str) -> ParseError:
                       column=token.column, source=source)
 
 
-def _expected_words(expected: list[str]) -> str:
-    names = set(expected)
-    if len(names) > 1:
-        names.discard("EQUAL")  # only a keyword argument would take it; not worth suggesting
+_CHARACTER_HINTS = {"∛": ": write cbrt(x)", "×": "", "÷": ": write / to divide", "−": ""}
+_STARTS = {"NUMBER", "NAME", "FUNC", "FNAME", "ROOT", "LPAR", "LSQB", "MINUS", "PLUS"}
+_OPERATORS = {"TIMES", "SLASH", "POW", "COMPARE", "SUPERSCRIPT", "AT", "QUOTE", "DEGREE"}
+
+
+def _expected_words(expected: set[str], source: str) -> str:
+    """What may come next, in the words a person types: an expression, an operator, a closing
+    bracket, a comma, the end of the line; never the grammar's own token names."""
+    inside = _BRACKETS.open[-1].type if _BRACKETS.open else None
     parts = []
-    if {"NUMBER", "NAME"} <= names:
+    if expected & _OPERATORS:  # after a complete operand; juxtaposition is not worth suggesting
+        parts.append("an operator such as + - * / ^")
+    elif expected & _STARTS:
         parts.append("an expression (a number, a name, a function call or '(')")
-        names -= {"NUMBER", "NAME", "FUNC", "LPAR", "MINUS", "PLUS", "LSQB", "STRING", "COLON"}
-    operators = names & {"PLUS", "MINUS", "TIMES", "SLASH", "POW", "COMPARE", "SUPERSCRIPT", "AT",
-                         "LSQB", "QUOTE"}
-    if len(operators) >= 3:
-        parts.append("an operator (+ - * / ^)")
-        names -= operators
-    parts += [_WORDS.get(n, n.lower()) for n in sorted(names) if not n.startswith("__")]
+    if inside == "LPAR" and "RPAR" in expected:
+        parts.append("')'")
+    if inside == "LSQB" and "RSQB" in expected:
+        parts.append("']'")
+    if inside and "COMMA" in expected:
+        parts.append("','")
+    if "WITHIN" in expected and _BRACKETS.last is not None and \
+            source.split("\n")[_BRACKETS.last.line - 1].lstrip().startswith("expect"):
+        parts.append("'within'")
+    if not inside and expected & {"_SEP", "$END"}:
+        parts.append("the end of the line")
     if not parts:
         return "something else"
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
+    if len(parts) == 2 and all(p.startswith("'") for p in parts):
+        return f"{parts[0]} or {parts[1]}"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + ", or " + parts[-1]

@@ -63,10 +63,10 @@ def test_unexpected_character(run):
     assert err.splitlines() == ["error at line 1, column 3: unexpected character '$'", "  x $ 2", "    ^"]
 
 
-def test_two_names_side_by_side(run):
-    code, _, err = run("grad", "x y", "--at", "x=1,y=2")
+def test_a_number_after_a_name(run):  # x y is x·y (tests/test_reading.py); x 2 is not a program
+    code, _, err = run("grad", "x 2", "--at", "x=1")
     assert code == 2
-    assert "unexpected 'y'" in err and "column 3" in err
+    assert "unexpected '2'" in err and "column 3" in err
 
 
 def test_unknown_function_suggests_nearest(run):

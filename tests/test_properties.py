@@ -465,7 +465,7 @@ MALFORMED = [  # (text, how the error's message starts)
     ("pi = 3", "'pi' is a built-in name and cannot be assigned"),
     ("sin = 2", "'sin' is a built-in name and cannot be assigned"),
     ("foo(x)", "unknown function 'foo'"), ("x(y)", "unknown function 'x'"),
-    ("2x(y)", "unknown function 'x'"), ("1 2", "unexpected '2'"), ("x y", "unexpected 'y'"),
+    ("2x(y)", "unknown function 'x'"), ("1 2", "unexpected '2'"), ("x 2", "unexpected '2'"),
     ("(", "this '(' is never closed"), (")", "unexpected ')'"), ("x^", ENDED_EARLY),
     ("x < y < z", "unexpected '<'"), ("$", "unexpected character '$'"),
     ("x\\y", "unexpected character '\\'"), ("{x}", "unexpected character '{'"),
@@ -485,7 +485,7 @@ def test_malformed_programs_raise_adiff_error(text: str, message: str) -> None:
     assert info.value.message.startswith(message), info.value.message
 
 
-@pytest.mark.parametrize(("text", "op"), [("x @ y", "matmul"), ("1e", "mul")])
+@pytest.mark.parametrize(("text", "op"), [("x @ y", "matmul"), ("1e", "mul"), ("x y", "mul")])
 def test_valid_look_alikes_parse(text: str, op: str) -> None:
     prog = parse(text)
     assert prog.graph[prog.target].op == op
