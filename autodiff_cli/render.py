@@ -127,6 +127,8 @@ def compare_tables(result: CompareResult, digits: int = 10, limit: int = 600) ->
             t.notes.append(f"formula cut at {limit} characters; --json has all of it")
         tolerance = f"rtol {result.rtol:g}, atol {result.atol:g}"
         t.notes.append(f"agree within {tolerance}" if p.agree else f"DISAGREE beyond {tolerance}")
+        if getattr(p, "kink", None):  # the verdict says why: no derivative exists at a kink
+            t.notes[-1] = ("agree on the convention's value" if p.agree else "NO DERIVATIVE") + f" ({p.kink})"
         t.note_styles[len(t.notes) - 1] = "green" if p.agree else "bold red"
         if not p.agree:  # the methods that differ from reverse mode by more than the tolerance
             methods = {"1 symbolic, expanded": p.symbolic, "2 central difference": fd.value,
@@ -222,11 +224,13 @@ def jacobian_tables(results: list[JacobianResult], digits: int = 10, full: bool 
     for r in results:
         rows, cols = r.matrix.shape
         keep_r, keep_c = _ends(rows, most, full), _ends(cols, most, full)
-        col_labels, row_labels = _element_labels(r.wrt, r.in_shape), _element_labels(r.of, r.out_shape)
+        col_labels = r.columns or _element_labels(r.wrt, r.in_shape)
+        row_labels = _element_labels(r.of, r.out_shape)
         header = [col_labels[c] for c in keep_c]
         if len(keep_c) < cols:
             header.insert(most // 2, "…")
-        t = Table(f"Jacobian ∂{_d(r.of)}/∂{_d(r.wrt)}: {rows} × {cols}", ["∂ row/∂ column", *header])
+        wrt = f"({r.wrt})" if r.columns else _d(r.wrt)
+        t = Table(f"Jacobian ∂{_d(r.of)}/∂{wrt}: {rows} × {cols}", ["∂ row/∂ column", *header])
         for k, i in enumerate(keep_r):
             if len(keep_r) < rows and k == most // 2:
                 t.rows.append(["…", *["" for _ in header]])

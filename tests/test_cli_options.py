@@ -67,3 +67,17 @@ def test_shell_completion_of_function_names_and_options():
     env.update(COMP_WORDS="adiff grad --a")
     assert {"--at", "--all-nodes"} <= set(adiff(env=env).stdout.split())
     assert "complete" in adiff("--show-completion", "bash").stdout
+
+
+def test_jacobian_of_several_scalar_inputs_is_one_matrix():
+    import json
+
+    proc = adiff("jacobian", "[x*y, x+y]", "--at", "x=1,y=2", "--json")
+    doc = json.loads(proc.stdout)
+    # hand-derived: d(xy)/dx = y = 2, d(xy)/dy = x = 1; d(x+y)/dx = d(x+y)/dy = 1
+    assert doc["jacobian"] == [[2.0, 1.0], [1.0, 1.0]] and doc["wrt"] == ["x", "y"] and doc["shape"] == [2, 2]
+    doc = json.loads(adiff("jacobian", "x*y", "--at", "x=1,y=2", "--json").stdout)
+    assert doc["jacobian"] == [[2.0, 1.0]] and doc["shape"] == [1, 2] and doc["wrt_shape"] == [2]
+    # an array variable keeps its own matrix
+    doc = json.loads(adiff("jacobian", "x*y", "--at", "x=[1,2]", "--at", "y=3", "--json").stdout)
+    assert [r["wrt"] for r in doc["results"]] == ["x", "y"]
