@@ -14,6 +14,7 @@ import numpy as np
 import typer
 
 from .errors import EXIT_INTERNAL, AdiffError, UsageError
+from .initialisers import seeded
 from .inputs import (
     COMPARE_ATOL,
     COMPARE_RTOL,
@@ -73,6 +74,9 @@ DtypeOpt = Annotated[str, typer.Option("--dtype", help="float64 (default) or flo
 FullOpt = Annotated[bool, typer.Option("--full", help="Show every element of long arrays.")]
 AllNodesOpt = Annotated[bool, typer.Option("--all-nodes", help="Show every node, however many.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks of errors.")]
+SeedOpt = Annotated[int | None, typer.Option(
+    "--seed", help="Seed of the initial values the program draws (W = glorot_uniform(2, 2)) and of fit's "
+                   "shuffling; default 0, so a program always means the same numbers.", show_default=False)]
 
 
 STEPS_CHARS = 20_000  # --steps output of a huge program is cut here unless --all-nodes
@@ -84,7 +88,8 @@ def _handled(command: Callable[..., int | None]) -> Callable[..., None]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            code = command(*args, **kwargs) or 0
+            with seeded(kwargs.get("seed")):  # the numbers a program draws (initialisers.py)
+                code = command(*args, **kwargs) or 0
         except AdiffError as err:
             if kwargs.get("debug"):
                 raise
@@ -168,7 +173,7 @@ def grad(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
          steps: Annotated[bool, typer.Option(
              "--steps", help="The chain rule written out: forward pass, local derivatives, paths.")] = False,
          latex: Annotated[bool, typer.Option("--latex", help="With --steps: LaTeX for a handout.")] = False,
-         debug: DebugOpt = False) -> int:
+         seed: SeedOpt = None, debug: DebugOpt = False) -> int:
     """Every node's value, local partials and adjoint, then the gradient.
 
     Example: adiff grad "exp(sin(x^2))" --at x=2
@@ -224,7 +229,8 @@ def compare(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  #
             plot_: Annotated[bool, typer.Option(
                 "--plot", help="With --sweep: draw the error against h (log-log; -o for an image).")] = False,
             output: Annotated[Path | None, typer.Option("-o", "--output", help="Image for --plot.")] = None,
-            convention: ConventionOpt = Convention.tensorflow, debug: DebugOpt = False) -> int:
+            convention: ConventionOpt = Convention.tensorflow, seed: SeedOpt = None,
+            debug: DebugOpt = False) -> int:
     """The derivative three ways: symbolic formula, central difference, forward and reverse AD.
 
     Exit code 1 when any pair disagrees beyond --rtol/--atol (a gradient check for scripts).
@@ -257,7 +263,8 @@ def diff(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
          latex: Annotated[bool, typer.Option("--latex", help="Print the derivative as LaTeX.")] = False,
          factored: Annotated[bool, typer.Option("--factored", help="In the program's named steps.")] = False,
          max_chars: Annotated[int, typer.Option("--max-chars", min=0, help="Cut output (0: never).")] = 4000,
-         json_: JsonOpt = False, digits: DigitsOpt = 10, debug: DebugOpt = False) -> int:
+         json_: JsonOpt = False, digits: DigitsOpt = 10, seed: SeedOpt = None,
+         debug: DebugOpt = False) -> int:
     """The symbolic derivative, as a CAS prints it; --at also evaluates it.
 
     Several --wrt give a mixed derivative: --wrt x --wrt y is ∂²f/∂x∂y.
@@ -279,7 +286,7 @@ def jacobian(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  
              of: OneOfOpt = None,
              wrt: WrtOpt = [], json_: JsonOpt = False, digits: DigitsOpt = 10,  # noqa: B006
              full: FullOpt = False, convention: ConventionOpt = Convention.tensorflow,
-             debug: DebugOpt = False) -> int:
+             seed: SeedOpt = None, debug: DebugOpt = False) -> int:
     """The full Jacobian: rows are the target's elements, columns the variable's.
 
     Computed by reverse mode row by row or forward mode column by column, whichever needs
@@ -302,7 +309,7 @@ def run(files: Annotated[list[str], typer.Argument(help="Program files ('-' read
             "--rtol", min=0, help="expect's relative tolerance.")] = EXPECT_RTOL,
         atol: Annotated[float, typer.Option(
             "--atol", min=0, help="expect's absolute tolerance.")] = EXPECT_ATOL,
-        debug: DebugOpt = False) -> int:
+        seed: SeedOpt = None, debug: DebugOpt = False) -> int:
     """Run sample files: evaluate, differentiate, check every expect line.
 
     Exit code 0 when all passed, 1 when an expect failed or a value is not finite, 2 when a
@@ -346,7 +353,8 @@ def graph(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # n
           output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to FILE.")] = None,
           max_nodes: Annotated[int, typer.Option("--max-nodes", min=1, help="Nodes drawn at most.")] = 60,
           digits: Annotated[int, typer.Option("--digits", min=1, max=17)] = 4,
-          convention: ConventionOpt = Convention.tensorflow, debug: DebugOpt = False) -> int:
+          convention: ConventionOpt = Convention.tensorflow, seed: SeedOpt = None,
+          debug: DebugOpt = False) -> int:
     """The computational graph: each node's operation, forward value and adjoint; edges
     labelled with local partials."""
     from . import api, render, visual
@@ -380,7 +388,7 @@ def plot(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
          order: Annotated[int, typer.Option("--order", min=1, max=3, help="Derivatives drawn.")] = 1,
          output: Annotated[Path | None, typer.Option(
              "-o", "--output", help="Write an image (.png, .svg), not a terminal plot.")] = None,
-         debug: DebugOpt = False) -> int:
+         seed: SeedOpt = None, debug: DebugOpt = False) -> int:
     """f and its derivatives over a range: in the terminal, or as an image with -o.
 
     Kinks and non-finite points are gaps, not lines through them.
@@ -427,14 +435,30 @@ def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noq
         cost: Annotated[str | None, typer.Option(
             "--cost", help="The node to lower (default: the last statement); of an array, its mean.")] = None,
         optimizer: Annotated[str, typer.Option(
-            "--optimizer", help="sgd: after each batch, w ← w − lr·∂cost/∂w for every parameter w.")] = "sgd",
-        lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 0.01,
+            "--optimizer", help="The update of each parameter w by its gradient g, as Keras 3 writes it. "
+            "sgd: w ← w − η·g. momentum: m ← μ·m − η·g; w ← w + m. nesterov: m ← μ·m − η·g; "
+            "w ← w + μ·m − η·g. adam (step t): m ← m + (g − m)(1 − β₁); v ← v + (g² − v)(1 − β₂); "
+            "w ← w − η·√(1 − β₂ᵗ)/(1 − β₁ᵗ)·m/(√v + ε), β₁ 0.9, β₂ 0.999, ε 1e-7. rmsprop: "
+            "v ← ρ·v + (1 − ρ)·g²; w ← w − η·g/√(v + ε), ρ 0.9, ε 1e-7.")] = "sgd",
+        lr: Annotated[float | None, typer.Option(
+            "--lr", help="Learning rate η (default: Keras's, 0.01 for sgd, momentum and nesterov, "
+                         "0.001 for adam and rmsprop).", show_default=False)] = None,
+        momentum: Annotated[float, typer.Option("--momentum", help="μ of momentum and nesterov.")] = 0.9,
+        lr_decay: Annotated[float, typer.Option(
+            "--lr-decay", help="Step decay: η is multiplied by F every --lr-decay-every steps "
+                               "(η_t = lr·F^⌊(t−1)/N⌋, Keras's ExponentialDecay with staircase).")] = 1.0,
+        lr_decay_every: Annotated[int, typer.Option(
+            "--lr-decay-every", help="N, the steps between two decays (0: no decay).")] = 0,
         batch_size: Annotated[int, typer.Option("--batch-size", help="Samples per step.")] = 32,
         epochs: Annotated[int, typer.Option("--epochs", help="Passes over the samples.")] = 1,
         shuffle: Annotated[bool, typer.Option(
             "--shuffle/--no-shuffle", help="Shuffle the samples each epoch, or take them in order.")] = True,
-        seed: Annotated[int | None, typer.Option(
-            "--seed", help="Seed of the shuffling (default: drawn, and shown).")] = None,
+        validation_split: Annotated[float, typer.Option(
+            "--validation-split", help="Hold out this last fraction of the samples (before shuffling) and "
+                                       "show their loss after each epoch, as Keras does.")] = 0.0,
+        metric: Annotated[str | None, typer.Option(
+            "--metric", help="accuracy: how often the argmax of the first --predict node equals the "
+                             "argmax of the last --samples array (one-hot targets), each epoch.")] = None,
         predict: Annotated[list[str], typer.Option(
             "--predict", help="Nodes to evaluate after training, at --query (e.g. P).")] = [],  # noqa: B006
         show: Annotated[list[str], typer.Option(
@@ -444,43 +468,66 @@ def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noq
         check_gradient: Annotated[bool, typer.Option(
             "--check-gradient", help="First compare each parameter's gradient with central differences; "
                                      "exit code 1, no training, if they disagree.")] = False,
+        plot: Annotated[str | None, typer.Option(
+            "--plot", help="Draw the loss per epoch (and the validation loss) to FILE.png or FILE.svg, "
+                           "or in the terminal with --plot -.", show_default=False)] = None,
+        save: Annotated[Path | None, typer.Option(
+            "--save", help="Write the program with the trained values in place of the initial ones "
+                           "(also after Ctrl-C; not after divergence).", show_default=False)] = None,
         json_: JsonOpt = False,
         digits: DigitsOpt = 6,
-        full: FullOpt = False, dtype: DtypeOpt = "float64",
+        full: FullOpt = False, dtype: DtypeOpt = "float64", seed: SeedOpt = None,
         convention: ConventionOpt = Convention.tensorflow, debug: DebugOpt = False) -> int:
-    """Train the parameters of a program on sample arrays by mini-batch SGD, as Keras's model.fit.
+    """Train the parameters of a program on sample arrays, as Keras's model.fit.
 
     Example: adiff fit -f samples/dense_2_2_2.adiff --params W1,b1,W2,b2 --samples X,Y --batch-size 1
     --lr 1 --epochs 120 --no-shuffle --predict P --query "X=[[0.8,0],[0.2,0.9]]"
 
     Exit codes: 0 trained; 1 the loss or a gradient became non-finite (training diverged), or
     --check-gradient found a disagreement; 2 bad program, names, shapes or options; 130 Ctrl-C
-    (training stops after the current step, and the state reached is shown).
+    (training stops after the current step, and the state reached is shown and saved).
     """
     from . import render, render_fit, training
+    from .initialisers import DEFAULT_SEED
     from .inputs import value_of
     from .parse import parse
 
     nodes = list(dict.fromkeys(names_listed(predict) + names_listed(show)))
     if query and not nodes:
         raise UsageError("--query gives inputs for --predict or --show: name the nodes to evaluate")
+    if plot not in (None, "-") and not plot.lower().endswith((".png", ".svg")):
+        raise UsageError(f"--plot {plot}: the image must end in .png or .svg (or --plot - for the terminal)")
+    if save is not None and save.suffix != ".adiff":
+        raise UsageError(f"--save {save}: the program is saved to a .adiff file")
     prog = parse(read_program(program, file))
     queried = {name: value_of(text, name) for name, text in parse_at(query).items()}
     out = sys.stderr if json_ else sys.stdout
     with render_fit.FitProgress(out, quiet=json_ and not render.wants_rich(out)) as progress:
         result = training.fit(prog, params=names_listed(params), samples=names_listed(samples),
-                              inputs=parse_at(at),
-                              cost=cost, optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
-                              shuffle=shuffle, seed=seed, dtype=dtype, convention=convention.value,
-                              check_gradient=check_gradient, predict=nodes, query=queried, progress=progress)
+                              inputs=parse_at(at), cost=cost, optimizer=optimizer, lr=lr, momentum=momentum,
+                              lr_decay=lr_decay, lr_decay_every=lr_decay_every, batch_size=batch_size,
+                              epochs=epochs, shuffle=shuffle, seed=DEFAULT_SEED if seed is None else seed,
+                              dtype=dtype, convention=convention.value, check_gradient=check_gradient,
+                              validation_split=validation_split, metric=metric,
+                              metric_output=nodes[0] if nodes else None,
+                              predict=nodes, query=queried, progress=progress)
     if result.interrupted:
         sys.stderr.write(f"interrupted: stopped after {result.steps_done} steps "
                          f"({len(result.epoch_losses)} whole epochs); the state reached follows\n")
+    if save is not None and not result.check_failed:
+        from .rewrite import save_atomically, with_values
+
+        save_atomically(str(save), with_values(prog, result.trained))
+        result.saved = str(save)
     if json_:
         sys.stdout.write(render.to_json(render_fit.fit_document(result)) + "\n")
     else:
         sys.stdout.write(render_fit.fit_heading(result) + "\n")
         render.print_tables(render_fit.fit_tables(result, digits, full))
+    if plot is not None:
+        drawn = render_fit.loss_plot(result, None if plot == "-" else plot, colour=_colour())
+        if drawn:
+            (sys.stderr if json_ else sys.stdout).write(drawn + "\n")
     return result.exit_code
 
 

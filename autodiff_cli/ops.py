@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from . import arrays
+from . import arrays, initialisers
 from .arrays import kernels
 from .errors import UsageError
 
@@ -450,6 +450,36 @@ op("linspace", 0, lambda start, stop, num=50: np.linspace(start, stop, arrays.wh
 op("zeros", 0, lambda shape=(): np.zeros([arrays.whole_number(n, "zeros") for n in shape]), params=SHAPE)
 op("ones", 0, lambda shape=(): np.ones([arrays.whole_number(n, "ones") for n in shape]), params=SHAPE)
 op("eye", 0, lambda n: np.eye(arrays.whole_number(n, "eye")), params=(("n", REQUIRED),))
+
+# Initial values drawn as Keras draws them (initialisers.py: fans, limits, truncation), from
+# the program's seed (--seed) and the call's place in the program, or from seed=N. A name bound
+# to one of these (or to zeros/ones), `W = glorot_uniform(2, 2)`, is an input whose value is
+# drawn when the program is read: it can be trained (adiff fit --params W) and given with --at.
+DRAWN = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "random_uniform", "random_normal")
+INITIALISERS = (*DRAWN, "zeros", "ones")
+DRAW = (("*shape", ()), ("seed", None))
+_DRAW_NOTE = "drawn as Keras draws it, from --seed (default 0) and the call's place; seed=N fixes it"
+_scaled = initialisers.variance_scaling
+op("glorot_uniform", 0, _scaled("glorot_uniform", 1.0, "fan_avg", True), params=DRAW,
+   notes=["uniform in ±√(6/(fan_in + fan_out)); " + _DRAW_NOTE])
+op("glorot_normal", 0, _scaled("glorot_normal", 1.0, "fan_avg", False), params=DRAW,
+   notes=["normal of stddev √(2/(fan_in + fan_out))/0.8796, truncated at ±2 stddev; " + _DRAW_NOTE])
+op("he_uniform", 0, _scaled("he_uniform", 2.0, "fan_in", True), params=DRAW,
+   notes=["uniform in ±√(6/fan_in); " + _DRAW_NOTE])
+op("he_normal", 0, _scaled("he_normal", 2.0, "fan_in", False), params=DRAW,
+   notes=["normal of stddev √(2/fan_in)/0.8796, truncated at ±2 stddev; " + _DRAW_NOTE])
+op("random_uniform", 0, initialisers.random_uniform,
+   params=(("shape", REQUIRED), ("low", -0.05), ("high", 0.05), ("seed", None)),
+   notes=["random_uniform([2, 3], low, high); " + _DRAW_NOTE])
+op("random_normal", 0, initialisers.random_normal,
+   params=(("shape", REQUIRED), ("mean", 0.0), ("stddev", 0.05), ("seed", None)),
+   notes=["random_normal([2, 3], mean, stddev), not truncated; " + _DRAW_NOTE])
+
+
+def initial_value(op_name: str, attr: Any) -> Any:
+    """The value of an initialiser's call (its parameters as the reader stored them)."""
+    entry = OPS[op_name]
+    return entry.evaluate(**params_of(entry, attr))
 
 # Losses, each the mean over all elements, written with the operations above (a macro is
 # expanded when the program is read, so its parts show as nodes and need no rules of their own).

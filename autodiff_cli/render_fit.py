@@ -13,9 +13,21 @@ def fit_heading(result: Any) -> str:
     """One line: what was trained on what, and how."""
     order = "in order" if not result.shuffle else f"shuffled (seed {result.seed})"
     epochs = f"{result.epochs} epoch" + ("s" if result.epochs != 1 else "")
+    held = f", {result.n_validation} held out for validation" if result.n_validation else ""
     return (f"Trained {', '.join(result.params)} on {result.n_samples} samples "
-            f"({', '.join(result.samples)}) to lower {result.cost}: {result.optimizer.upper()}, "
-            f"lr {result.lr:g}, batch size {result.batch_size}, {epochs}, {order}, {result.dtype}")
+            f"({', '.join(result.samples)}){held} to lower {result.cost}: {_optimizer_text(result)}, "
+            f"batch size {result.batch_size}, {epochs}, {order}, {result.dtype}")
+
+
+def _optimizer_text(result: Any) -> str:
+    """SGD, lr 1 / ADAM, lr 0.001 (β₁ 0.9, β₂ 0.999, ε 1e-07) / ..., with the step decay."""
+    s = result.optimizer_settings or {"name": result.optimizer, "lr": result.lr}
+    names = {"momentum": "μ", "beta_1": "β₁", "beta_2": "β₂", "rho": "ρ", "epsilon": "ε"}
+    constants = ", ".join(f"{names[k]} {s[k]:g}" for k in names if k in s)
+    text = f"{s['name'].upper()}, lr {s['lr']:g}" + (f" ({constants})" if constants else "")
+    if s.get("lr_decay_every"):
+        text += f", lr × {s['lr_decay']:g} every {s['lr_decay_every']} steps"
+    return text
 
 
 def progress_every(epochs: int) -> int:
@@ -96,10 +108,33 @@ def fit_tables(result: Any, digits: int = 6, full: bool = False) -> list[Table]:
     params.notes.append(f"{result.cost} over all samples: {fmt(result.loss_before, digits)} "
                         f"before{after}; {result.steps_done} steps; {result.seconds:.2f} s")
     params.notes.extend(f"note: {n}" for n in result.notes)
+    if result.saved:
+        params.notes.append(f"saved the trained program to {result.saved}")
     tables.append(params)
+    if result.validation_losses or result.accuracy:
+        tables.append(_epoch_table(result, digits))
     if result.predictions:
         tables.append(_prediction_table(result, digits, full))
     return tables
+
+
+def _epoch_table(result: Any, digits: int, most: int = 20) -> Table:
+    """Loss (and validation loss, accuracy) per epoch, as Keras prints them: the first and
+    last epochs when there are many."""
+    columns = {"loss": result.epoch_losses}
+    if result.validation_losses:
+        columns["validation loss"] = result.validation_losses
+    if result.accuracy:
+        columns["accuracy"] = result.accuracy
+    if result.validation_accuracy:
+        columns["validation accuracy"] = result.validation_accuracy
+    t = Table("Per epoch", ["epoch", *columns])
+    n = len(result.epoch_losses)
+    for i in _ends(n, most, False):
+        t.rows.append([str(i + 1), *(fmt(v[i], digits) for v in columns.values())])
+    if n > len(t.rows):
+        t.notes.append(f"{n - len(t.rows)} of {n} epochs not shown; --json has every one")
+    return t
 
 
 def _prediction_table(result: Any, digits: int, full: bool) -> Table:
@@ -129,11 +164,15 @@ def fit_document(result: Any) -> dict[str, Any]:
 
     return {
         "params": result.params, "samples": result.samples, "cost": result.cost,
-        "optimizer": {"name": result.optimizer, "lr": result.lr},
+        "optimizer": result.optimizer_settings or {"name": result.optimizer, "lr": result.lr},
         "batch_size": result.batch_size, "epochs": result.epochs, "shuffle": result.shuffle,
         "seed": result.seed, "dtype": result.dtype, "n_samples": result.n_samples,
+        "n_validation": result.n_validation,
         "loss_before": jsonable(result.loss_before), "loss_after": jsonable(result.loss_after),
         "epoch_losses": [jsonable(v) for v in result.epoch_losses],
+        "validation_losses": [jsonable(v) for v in result.validation_losses],
+        "metric": result.metric,
+        "accuracy": result.accuracy, "validation_accuracy": result.validation_accuracy,
         "initial": {k: jsonable(v) for k, v in result.initial.items()},
         "trained": {k: jsonable(v) for k, v in result.trained.items()},
         "query": {k: jsonable(v) for k, v in result.query.items()},
@@ -143,5 +182,47 @@ def fit_document(result: Any) -> dict[str, Any]:
                             "max_abs_error": jsonable(c.max_abs_error), "agree": c.agree}
                            for c in result.gradient_check],
         "steps": result.steps_done, "seconds": result.seconds, "interrupted": result.interrupted,
-        "notes": result.notes,
+        "saved": result.saved, "notes": result.notes,
     }
+
+
+def loss_plot(result: Any, path: str | None, colour: bool = False) -> str | None:
+    """The loss per epoch (and the validation loss): an image at `path` (matplotlib), or the
+    terminal's text (plotext) when `path` is None."""
+    from .plot import _need, _plain, _plotext
+
+    epochs = list(range(1, len(result.epoch_losses) + 1))
+    curves = {"loss": result.epoch_losses}
+    if result.validation_losses:
+        curves["validation loss"] = result.validation_losses
+    if not epochs:
+        return "(no whole epoch to draw)"
+    if path is None:
+        plt = _plotext(80, 20, colour)
+        for label, values in curves.items():
+            plt.plot(epochs, [float(v) for v in values], label=label)
+        plt.xlabel("epoch")
+        plt.title(f"{result.cost} per epoch")
+        return _plain(plt.build(), colour)
+    matplotlib = _need("matplotlib", "adiff[plot]")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as mpl
+
+    fig, ax = mpl.subplots(figsize=(7, 4.2), dpi=120)
+    for label, values in curves.items():
+        ax.plot(epochs, values, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(result.cost)
+    ax.set_title(f"{result.cost} per epoch ({', '.join(result.params)})")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    try:
+        fig.savefig(path)
+    except OSError as err:
+        from .errors import UsageError
+
+        raise UsageError(f"--plot {path}: cannot write it ({err.strerror or err})") from None
+    finally:
+        mpl.close(fig)
+    return None

@@ -100,6 +100,7 @@ class FitResult:
     metric: str | None = None
     accuracy: list[float] = field(default_factory=list)  # over the training samples, each epoch
     validation_accuracy: list[float] = field(default_factory=list)
+    saved: str | None = None  # where --save wrote the trained program
 
     @property
     def check_failed(self) -> bool:

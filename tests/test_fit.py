@@ -255,7 +255,7 @@ def test_cli_from3_json(run, dtype, atol):
     np.testing.assert_allclose(doc["predictions"]["P"], TRACE_P, atol=atol)
     np.testing.assert_allclose(doc["predictions"]["H"], TRACE_H, atol=atol)
     assert len(doc["epoch_losses"]) == 120 and doc["steps"] == 240
-    assert doc["optimizer"] == {"name": "sgd", "lr": 1.0}
+    assert doc["optimizer"] == {"name": "sgd", "lr": 1.0, "rule": "w ← w − η·g"}
     assert set(doc["trained"]) == set(PARAMS)
     assert doc["query"]["X"] == QUERY
 
