@@ -10,6 +10,7 @@ it into the derivative's graph after reading.
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,7 +25,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from .builder import Builder
 from .errors import AdiffError, ParseError
-from .graph import Expect, Graph, Program, Statement
+from .graph import Expect, Graph, Notice, Program, Statement
 from .ops import (
     CONSTANTS,
     DRAWN,
@@ -413,8 +414,9 @@ class _State:
                              line=name_token.line, column=name_token.column, source=prog.source)
         if name is not None and name in prog.inputs:  # one reading top to bottom: an input keeps its value
             first = self.first_use[name]
-            raise ParseError(f"'{name}' is an input of the program (line {first.line}, column {first.column}: "
-                             f"`{self.line_text(first.line)}`) and cannot be given another value; "
+            raise ParseError(f"'{name}' is an input of the program (line {first.line}, column "
+                             f"{first.column}: `{self.line_text(first.line)}`) and cannot be given "
+                             "another value; "
                              f"name the new value differently, e.g. {name}2 = ...",
                              line=name_token.line, column=name_token.column, source=prog.source)
         if name is not None and self.graph[node].op in INITIALISERS:  # W = glorot_uniform(2, 2): an input
@@ -449,6 +451,7 @@ def _no_gc() -> Iterator[None]:
 def read(source: str) -> Program:
     """Read program text into a Program (graph, statements, inputs), with grad() calls as
     unexpanded `grad` nodes; raises ParseError. parse.parse() is the whole reading."""
+    source = source.removeprefix("\ufeff")  # a byte-order mark from an editor is not a character
     if len(source) > MAX_PROGRAM_CHARS:
         raise ParseError(f"the program is {len(source):,} characters long; the limit is "
                          f"{MAX_PROGRAM_CHARS:,}")
@@ -478,7 +481,31 @@ def read(source: str) -> Program:
         prog.target_name = name
         prog.statements[-1].name = name
     prog.first_use = state.first_use  # type: ignore[attr-defined]
+    prog.warnings += [glued for name in prog.inputs if (glued := _glued(prog, name)) is not None]
     return prog
+
+
+# Spelled-out Greek letters are names people mean as one name (theta, mu), not products.
+_GREEK = set("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron rho "
+             "sigma tau upsilon phi chi psi omega".split())
+
+
+def _glued(prog: Program, name: str) -> Notice | None:
+    """A warning for an input name that reads as a product of one-letter names or constants
+    (xy, πx, PI) and has no value in the program: the person may have meant x·y or π·x."""
+    if len(name) < 2 or not name.isalpha() or name.lower() in _GREEK or name in prog.defaults:
+        return None
+    folded = name.lower()
+    one_letter = {n for n in (*prog.inputs, *prog.bindings) if len(n) == 1}
+    if not ("π" in name or "pi" in folded or len(name) == 2 or set(name) <= one_letter):
+        return None
+    line = prog.first_use[name].line if name in prog.first_use else None
+    if folded == "pi":
+        return Notice("warning", f"read '{name}' as one name; for the constant π write pi or π", name, line)
+    parts = [p for p in re.split(r"(π|pi)", name) if p]
+    parts = [letter for p in parts for letter in ([p] if p in ("π", "pi") else list(p))]
+    return Notice("warning", f"read '{name}' as one name; for {'·'.join(parts)} write {'*'.join(parts)} "
+                  f"or {' '.join(parts)}", name, line)
 
 
 def _syntax_error(err: UnexpectedInput, source: str) -> ParseError:

@@ -108,6 +108,20 @@ class Expect:
 
 
 @dataclass
+class Notice:
+    """What reading the text noticed and a person should be told (a name that glues letters):
+    the same fields as the engine's Diagnostic, so it is printed and serialized alike."""
+
+    kind: str
+    message: str
+    node: str | None = None  # the name it is about
+    line: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "node": self.node, "line": self.line, "message": self.message}
+
+
+@dataclass
 class Program:
     """A parsed program: its graph, its statements, and which names mean which nodes."""
 
@@ -121,6 +135,7 @@ class Program:
     expects: list[Expect] = field(default_factory=list)
     target: int | None = None  # the last statement's node
     target_name: str | None = None
+    warnings: list[Notice] = field(default_factory=list)  # from reading the text (grammar.py)
 
     def statement_of(self, node_id: int) -> Statement | Expect | None:
         """The first statement (or expect line) whose expression built this node (for messages)."""
