@@ -215,6 +215,22 @@ def test_array_op_forward_and_reverse_mode_match_finite_differences(name: str, t
 # reverse mode through them are checked as x·C, and the derivative of sum(x·C) is sum(C).
 CONSTRUCTOR_CALLS = {"linspace": ("linspace(0, 1, 5)", 2.5), "zeros": ("zeros(2, 3)", 0.0),
                      "ones": ("ones(2, 3)", 6.0), "eye": ("eye(3)", 3.0)}
+# Initialisers with seed=N draw from numpy's default_rng(N); their sums by Keras's limits and
+# standard deviations (fan_in 2, fan_out 3; no value of seed 0's normals is beyond 2σ).
+_Z = np.random.default_rng(0).standard_normal((2, 3)).sum()
+
+
+def _uniform_sum(limit: float) -> float:
+    return np.random.default_rng(7).uniform(-limit, limit, (2, 3)).sum()
+
+
+CONSTRUCTOR_CALLS |= {
+    "glorot_uniform": ("glorot_uniform(2, 3, seed=7)", _uniform_sum(np.sqrt(6 / 5))),
+    "he_uniform": ("he_uniform(2, 3, seed=7)", _uniform_sum(np.sqrt(3))),
+    "glorot_normal": ("glorot_normal(2, 3, seed=0)", np.sqrt(2 / 5) / 0.87962566103423978 * _Z),
+    "he_normal": ("he_normal(2, 3, seed=0)", 1 / 0.87962566103423978 * _Z),
+    "random_uniform": ("random_uniform([2, 3], 1, 1)", 6.0),
+    "random_normal": ("random_normal([2, 3], 2, 0)", 12.0)}
 
 
 @pytest.mark.parametrize("name", list(CONSTRUCTOR_CALLS))
