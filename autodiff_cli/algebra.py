@@ -25,8 +25,8 @@ here: printing.present lays a canonical expression out as a graph the printers p
 
 from __future__ import annotations
 
-import hashlib
 import math
+import zlib
 from fractions import Fraction
 from typing import Any
 
@@ -37,25 +37,43 @@ NUM, ATOM, FN, MUL, ADD = "num", "atom", "fn", "mul", "add"
 _RANK = {NUM: 0, MUL: 3, FN: 4, ADD: 5}
 _BIG = 10 ** 40  # rationals beyond this numerator or denominator become floats
 
-ONE, ZERO, HALF = Fraction(1), Fraction(0), Fraction(1, 2)
+ONE, ZERO, HALF = 1, 0, Fraction(1, 2)
+_MASK = (1 << 64) - 1
+_DECIMALS: dict[float, Any] = {}  # float -> its exact rational, computed once per value
 
 
-def number(value: Any) -> Fraction | float:
-    """A number in exact form where it has one: the float 0.1 is 1/10 (its shortest decimal)."""
-    if isinstance(value, Fraction):
+def number(value: Any) -> int | Fraction | float:
+    """A number in exact form where it has one (an int when whole): the float 0.1 is 1/10, its
+    shortest decimal; numbers too large for exact arithmetic stay floats."""
+    kind = type(value)
+    if kind is int:
+        return value if abs(value) <= _BIG else float(value)
+    if kind is Fraction:
+        if value.denominator == 1:
+            return number(value.numerator)
         if abs(value.numerator) > _BIG or value.denominator > _BIG:
             return float(value)
         return value
-    if isinstance(value, int):
-        return Fraction(value)
     value = float(value)
     if not math.isfinite(value):
         return value
-    return number(Fraction(repr(value)))
+    if value.is_integer() and abs(value) < 2 ** 63:
+        return int(value)
+    found = _DECIMALS.get(value)
+    if found is None:
+        found = _DECIMALS[value] = number(Fraction(repr(value)))
+    return found
 
 
 def _is_int(v: Any) -> bool:
-    return isinstance(v, Fraction) and v.denominator == 1
+    return type(v) is int
+
+
+def _ipow(base: Any, k: int) -> Any:
+    """base^k for a whole k, exact for rationals."""
+    if isinstance(base, float) or k >= 0:
+        return base ** k
+    return number(Fraction(1) / Fraction(base) ** -k)
 
 
 class Store:
@@ -66,34 +84,45 @@ class Store:
         self.keys: list[tuple] = []
         self.sizes: list[int] = []
         self._index: dict[Any, int] = {}
+        self._nums: dict[Any, int] = {}
+        self.one = self.num(1)  # the exponent of a plain factor
         self.conditions: dict[int, None] = {}  # ids of a with exp(log(a)) = a used: a > 0 assumed
 
     # --- making nodes -------------------------------------------------------------------------
 
     def _make(self, kind: str, data: Any, index_key: Any, name: str, children: tuple[int, ...],
-              text: str) -> int:
+              text: str, number: Any = 0) -> int:
         found = self._index.get(index_key)
         if found is not None:
             return found
-        digest = hashlib.blake2b(digest_size=8)
-        digest.update(f"{kind}|{name}|{text}".encode())
+        # the order key: kind, name, size, a short look at the first child, and a digest of the
+        # whole (stable across runs: zlib's checksums, then the children's digests mixed in)
+        data_text = f"{kind}|{name}|{text}".encode()
+        digest = zlib.crc32(data_text) | zlib.adler32(data_text) << 32
         size = 1
         for c in children:
-            digest.update(self.keys[c][3])
+            digest = ((digest ^ self.keys[c][4]) * 0x100000001B3) & _MASK
             size += self.sizes[c]
         rank = _RANK.get(kind, 2)
         if kind == ATOM and name in ("pi", "π", "e"):
             rank = 1
+        first = self.keys[children[0]][:4] if children else ()
+        look = (float(number) if not isinstance(number, float) or number == number else 0.0, first)
         self.nodes.append((kind, data))
-        self.keys.append((rank, name, size, digest.digest()))
+        self.keys.append((rank, name, size, look, digest))
         self.sizes.append(size)
         self._index[index_key] = len(self.nodes) - 1
         return len(self.nodes) - 1
 
     def num(self, value: Any) -> int:
         v = number(value)
-        key = (NUM, v) if v == v else (NUM, "nan")
-        return self._make(NUM, v, key, "", (), repr(v))
+        found = self._nums.get(v) if v == v else None
+        if found is None:
+            key = (NUM, v) if v == v else (NUM, "nan")
+            found = self._make(NUM, v, key, "", (), repr(v), v)
+            if v == v:
+                self._nums[v] = found
+        return found
 
     def atom(self, op: str, attr: Any, name: str) -> int:
         return self._make(ATOM, (op, attr), (ATOM, op, _attr_key(attr) if op == "const" else attr),
@@ -137,7 +166,7 @@ class Store:
         ordered = tuple(sorted(terms.items(), key=lambda tc: self.keys[tc[0]]))
         children = tuple(t for t, _ in ordered)
         text = repr((const, [c for _, c in ordered]))
-        return self._make(ADD, (const, ordered), (ADD, const, ordered), "", children, text)
+        return self._make(ADD, (const, ordered), (ADD, const, ordered), "", children, text, const)
 
     def _pythagoras(self, terms: dict[int, Any]) -> None:
         """c·sin(a)^2·R + c·cos(a)^2·R → c·R, in place (R's coefficient collects under key -1
@@ -176,7 +205,7 @@ class Store:
             return self.add([(c, t)])
         if kind == MUL:
             return self._mul_node(number(c * data[0]), data[1])
-        return self._mul_node(c, ((t, self.num(ONE)),))
+        return self._mul_node(c, ((t, self.one),))
 
     def _mul_node(self, coeff: Any, factors: tuple) -> int:
         if coeff == 0:
@@ -186,7 +215,7 @@ class Store:
         if coeff == 1 and len(factors) == 1 and self.value(factors[0][1]) == 1:
             return factors[0][0]
         children = tuple(x for f in factors for x in f)
-        return self._make(MUL, (coeff, factors), (MUL, coeff, factors), "", children, repr(coeff))
+        return self._make(MUL, (coeff, factors), (MUL, coeff, factors), "", children, repr(coeff), coeff)
 
     def _times(self, e: int, k: Any) -> int:
         """An exponent times a number."""
@@ -198,14 +227,14 @@ class Store:
         coeff: Fraction | float = ONE
         bases: dict[int, list[tuple[Any, int]]] = {}
         exps: list[tuple[Any, int]] = []  # exp(a)^k: k·a, collected into one exp
-        stack = [(t, e if isinstance(e, int) and not isinstance(e, bool) else self.num(e)) for t, e in items]
+        stack = list(items)
         while stack:
             t, e = stack.pop()
             ev = self.value(e)
             kind, data = self.nodes[t]
             if kind == NUM:
                 if _is_int(ev) and (data != 0 or ev > 0) and abs(ev) <= 256:
-                    coeff *= Fraction(data) ** int(ev) if isinstance(data, Fraction) else data ** float(ev)
+                    coeff *= _ipow(data, ev)
                     continue
                 if ev is not None and data in (0, 1) and ev > 0:
                     coeff *= data
@@ -213,24 +242,24 @@ class Store:
             if kind == MUL and (_is_int(ev) or (ev is not None and self._even_root(data[1]))):
                 k = data[0]
                 if _is_int(ev):
-                    coeff *= k ** int(ev) if isinstance(k, Fraction) else k ** float(ev)
+                    coeff *= _ipow(k, ev)
                 elif k != 1:
                     stack.append((self.num(k), e))
                 stack.extend((b, self._times(ee, ev)) for b, ee in data[1])
                 continue
             if kind == FN and data[0] == "exp":
                 arg = data[1][0]
-                exps.append((ONE, self.mul([(arg, ONE), (e, ONE)])) if ev is None else (ev, arg))
+                exps.append((ONE, self.mul([(arg, self.one), (e, self.one)])) if ev is None else (ev, arg))
                 continue
             bases.setdefault(t, []).append((ONE, e))
         if len(exps) == 1 and exps[0][0] == 1:
-            bases.setdefault(self.fn("exp", (exps[0][1],)), []).append((ONE, self.num(ONE)))
+            bases.setdefault(self.fn("exp", (exps[0][1],)), []).append((ONE, self.one))
         elif exps:
             merged = self.fn("exp", (self.add(exps),))
             if self.nodes[merged][0] == NUM:
                 coeff *= self.nodes[merged][1]
             else:
-                bases.setdefault(merged, []).append((ONE, self.num(ONE)))
+                bases.setdefault(merged, []).append((ONE, self.one))
         factors = []
         for b, parts in bases.items():
             e = parts[0][1] if len(parts) == 1 else self.add(parts)
@@ -239,7 +268,7 @@ class Store:
                 continue
             kind, data = self.nodes[b]
             if kind == NUM and _is_int(ev) and abs(ev) <= 256 and data != 0:
-                coeff *= data ** int(ev)
+                coeff *= _ipow(data, ev)
                 continue
             if kind == MUL and len(parts) > 1:  # merged roots: (x·y)^(1/2)·(x·y)^(1/2) → x·y
                 k = self.mul([(b, e)])
@@ -283,8 +312,10 @@ class Store:
     def fn(self, op: str, args: tuple[int, ...], attr: Any = None) -> int:
         """op(args) with the identities that hold wherever the input is defined."""
         entry = OPS.get(op)
-        values = [self.value(a) for a in args]
-        if entry is not None and entry.fold and values and all(v is not None for v in values) and not attr:
+        values = [self.value(a) for a in args[:1]]
+        foldable = entry is not None and entry.fold and args and not attr
+        if foldable and all(self.value(a) is not None for a in args):
+            values = [self.value(a) for a in args]
             import numpy as np
 
             with np.errstate(all="ignore"):
@@ -321,9 +352,9 @@ class Store:
         if op == "neg":
             return self.add([(-ONE, args[0])])
         if op == "mul":
-            return self.mul([(args[0], ONE), (args[1], ONE)])
+            return self.mul([(args[0], self.one), (args[1], self.one)])
         if op == "div":
-            return self.mul([(args[0], ONE), (args[1], -ONE)])
+            return self.mul([(args[0], self.one), (args[1], self.num(-1))])
         if op == "pow":
             return self.mul([(args[0], args[1])])
         return self.fn(op, args, attr)
@@ -377,7 +408,7 @@ def canonical(graph: Graph, root: int, store: Store | None = None) -> tuple[Stor
                     scale, items = pending.pop(a)
                     lists.append((scale * s, items))
                 else:
-                    lists.append((s, [(ONE, canon[a]) if group is _SUMS else (canon[a], ONE)]))
+                    lists.append((s, [(ONE, canon[a]) if group is _SUMS else (canon[a], store.one)]))
             lists.sort(key=lambda si: -len(si[1]))
             scale, items = lists[0]
             for s, more in lists[1:]:
@@ -385,16 +416,14 @@ def canonical(graph: Graph, root: int, store: Store | None = None) -> tuple[Stor
                 if group is _SUMS:
                     items.extend((c * factor, t) for c, t in more)
                 else:
-                    items.extend((t, e * factor if not isinstance(e, int) else store._times(e, factor))
-                                 for t, e in more)
+                    items.extend((t, store._times(e, factor)) for t, e in more)
             uses = parent_kind.get(n, [])
             if n != root and len(uses) == 1 and uses[0] in group:
                 pending[n] = (scale, items)
             elif group is _SUMS:
                 canon[n] = store.add([(c * scale, t) for c, t in items])
             else:
-                canon[n] = store.mul([(t, e * scale if not isinstance(e, int) else store._times(e, scale))
-                                      for t, e in items])
+                canon[n] = store.mul([(t, store._times(e, scale)) for t, e in items])
         elif op == "const":
             value, label = node.attr
             if label is None and not hasattr(value, "shape"):
@@ -427,12 +456,15 @@ def factor_common(store: Store, root: int) -> int:
         kind, data = store.nodes[i]
         if kind == NUM or kind == ATOM:
             new[i] = i
+            continue
+        if all(new[c] == c for c in store.children(i)):  # nothing below changed: no rebuild
+            new[i] = _pull_common(store, i) if kind == ADD else i
         elif kind == FN:
             new[i] = store.fn(data[0], tuple(new[a] for a in data[1]), data[2])
         elif kind == MUL:
-            new[i] = store.mul([(new[b], new[e]) for b, e in data[1]] + [(store.num(data[0]), ONE)])
+            new[i] = store.mul([(new[b], new[e]) for b, e in data[1]] + [(store.num(data[0]), store.one)])
         else:
-            rebuilt = store.add([(data[0], store.num(ONE))] + [(c, new[t]) for t, c in data[1]])
+            rebuilt = store.add([(data[0], store.one)] + [(c, new[t]) for t, c in data[1]])
             new[i] = _pull_common(store, rebuilt)
     return new[root]
 
@@ -465,7 +497,7 @@ def _pull_common(store: Store, i: int) -> int:
         items += [(b, store.add([(ONE, f[b]), (-ONE, e)])) for b, e in common.items()]
         rest.append((c, store.mul(items)))
     inner = store.add(rest)
-    return store.mul([(b, e) for b, e in common.items()] + [(inner, ONE)])
+    return store.mul([(b, e) for b, e in common.items()] + [(inner, store.one)])
 
 
 def canonical_form(graph: Graph, root: int, factor: bool = True) -> tuple[Store, int]:

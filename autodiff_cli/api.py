@@ -178,48 +178,76 @@ def compare(program: str | Program, *, of: str | list[str] | None = None,
     return CompareResult(values_in, pairs, warnings, rtol, atol)
 
 
-def diff(program: str | Program, *, of: str | None = None, wrt: str | list[str] | None = None,
-         order: int = 1, at: dict[str, Any] | None = None, **inputs: Any) -> list[DiffResult]:
-    """Symbolic derivatives. `wrt` names the variables in order (x,y: ∂²f/∂x∂y); `order`
-    repeats a single variable (order=2: ∂²f/∂x²). Without `wrt`, one first derivative per input.
-    With values (`at`), each derivative is also evaluated."""
+def diff(program: str | Program, *, of: str | list[str] | None = None, wrt: str | list[str] | None = None,
+         order: int = 1, mixed: str | list[str] | None = None, expand: bool = False,
+         max_nodes: int | None = None, at: dict[str, Any] | None = None, **inputs: Any) -> list[DiffResult]:
+    """Symbolic derivatives of each target (`of`; default the last statement). `wrt` (default:
+    every input) gives the gradient, one partial per name, of order `order`; order 2 with
+    several names gives the Hessian (every pair). `mixed` names one mixed derivative in order
+    (x,y: ∂²f/∂x∂y). `expand` prints the expanded sum instead of common factors pulled out;
+    `max_nodes` is the formula size a higher order may reach. With values (`at`), each
+    derivative is also evaluated."""
+    from .symbolic import MAX_NODES, NoClosedForm, nth_derivative
+
     prog = as_program(program)
-    of_name = (names_listed(of) or [prog.target_name])[0]
-    (target,) = resolve(prog, [of_name], "--of")
+    of_names = names_listed(of) or [prog.target_name]
+    of_nodes = resolve(prog, of_names, "--of")
     if order < 1:
         raise UsageError(f"--order must be 1 or more, got {order}")
-    names = names_listed(wrt)
-    if len(names) == 1:
-        sequences = [names * order]
-    elif names:
-        if order != 1:
-            raise UsageError("give either several --wrt (a mixed derivative) or --order, not both")
-        sequences = [names]
+    names, chain = names_listed(wrt), names_listed(mixed)
+    notes_asked = []
+    if chain:
+        if names or order != 1:
+            raise UsageError("--mixed x,y names the whole mixed derivative ∂²f/∂x∂y: give it without "
+                             "--wrt and --order")
+        sequences = [chain]
+        notes_asked.append(f"--mixed {','.join(chain)}: the mixed derivative (--wrt {','.join(chain)} "
+                           "gives each partial)")
     else:
-        sequences = [[n] * order for n in prog.inputs]
+        names = names or list(prog.inputs)
+        if order == 2 and len(names) > 1:  # the Hessian, row by row
+            sequences = [[a, b] for a in names for b in names]
+        else:
+            sequences = [[n] * order for n in names]
+        if len(names_listed(wrt)) > 1:
+            notes_asked.append(f"--wrt {','.join(names)}: each partial (--mixed {','.join(names)} gives "
+                               "the mixed derivative)")
+    unique = list(dict.fromkeys(n for seq in sequences for n in seq))
+    named = dict(zip(unique, resolve(prog, unique, "--wrt"), strict=True))
     point = input_values(prog, {**(at or {}), **inputs}) if (at or inputs) else None
     if point is not None:
         check_pass_memory(prog, point, copies=1)
     values = forward(prog, point)[0] if point is not None else None
     results = []
-    for seq in sequences:
-        warnings: list[Diagnostic] = []
-        named = dict(zip(dict.fromkeys(seq), resolve(prog, list(dict.fromkeys(seq)), "--wrt"), strict=True))
-        nodes = [named[n] for n in seq]  # x, x for ∂²f/∂x²
-        from .checks import evaluate_formula, symbolic_derivative
+    failed: list[NoClosedForm] = []
+    for of_name, target in zip(of_names, of_nodes, strict=True):
+        notes = notes_asked + sorted({OPS[prog.graph[n].op].note for n in prog.graph.ancestors([target])
+                                     if prog.graph[n].op in OPS and OPS[prog.graph[n].op].note})
+        for seq in sequences:
+            nodes = [named[n] for n in seq]  # x, x for ∂²f/∂x²
+            try:
+                formula = nth_derivative(prog, target, list(zip(seq, nodes, strict=True)), expand,
+                                         max_nodes or MAX_NODES)
+            except NoClosedForm as error:
+                failed.append(error)
+                results.append(DiffResult(of_name, seq, None, prog, (target, nodes[0]), notes=notes,
+                                          error=error.message))
+                continue
+            warnings: list[Diagnostic] = []
+            value = None
+            if values is not None:
+                held = {n: values[node] for n, node in zip(seq, nodes, strict=True)}
+                held.update({prog.labels[node]: values[node] for node in nodes if node in prog.labels})
+                from .checks import evaluate_formula
 
-        formula = symbolic_derivative(prog, target, list(zip(seq, nodes, strict=True)))
-        value = None
-        if values is not None:
-            held = {n: values[node] for n, node in zip(seq, nodes, strict=True)}
-            held.update({prog.labels[node]: values[node] for node in nodes if node in prog.labels})
-            value, trouble = evaluate_formula(formula, {**point, **held})
-            if trouble is not None:
-                warnings.append(trouble)
-        notes = sorted({OPS[prog.graph[n].op].note for n in prog.graph.ancestors([target])
-                        if prog.graph[n].op in OPS and OPS[prog.graph[n].op].note})
-        results.append(DiffResult(of_name, seq, formula, prog, (target, nodes[0]), value, point, notes,
-                                  warnings))
+                value, trouble = evaluate_formula(formula, {**point, **held})
+                if trouble is not None:
+                    warnings.append(trouble)
+            assumed = [f"assumed {c} (exp(log(a)) = a holds for a > 0)" for c in formula.condition_texts()]
+            results.append(DiffResult(of_name, seq, formula, prog, (target, nodes[0]), value, point,
+                                      notes + assumed, warnings))
+    if len(failed) == len(results):
+        raise failed[0]
     return results
 
 

@@ -153,6 +153,9 @@ def diff_lines(results: list[DiffResult], digits: int = 10, latex: bool = False,
                limit: int | None = 4000, factored: bool = False) -> str:
     out = []
     for r in results:
+        if r.error:  # no closed form for this partial; the others are still given
+            out.append(f"{_latex_name(r) if latex else r.name}: {r.error}")
+            continue
         statements = r.factored.program_text(r.taken, latex=latex, limit=limit) if factored and r.factored \
             else r.statements(latex=latex, limit=limit)
         *defs, (_, main) = statements

@@ -151,13 +151,14 @@ class DiffResult:
 
     of: str
     wrt: list[str]
-    formula: Formula
+    formula: Formula | None  # None where there is no closed form (see error)
     program: Program = field(repr=False)
     nodes: tuple[int, int] = (0, 0)  # target and first variable, for the factored form
     value: Any = None
     point: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)  # said of ops such as floor (derivative 0)
     warnings: list[Diagnostic] = field(default_factory=list)  # where the value met a nan or inf
+    error: str | None = None  # no closed form (formula None): which operation, in which statement
 
     @property
     def answered(self) -> bool:
@@ -171,7 +172,7 @@ class DiffResult:
     @functools.cached_property
     def factored(self) -> Formula | None:
         """The first derivative in the program's named steps (built when asked for)."""
-        if len(self.wrt) != 1:
+        if len(self.wrt) != 1 or self.error:
             return None
         return derivative(self.program, *self.nodes, factored=True)
 
@@ -188,8 +189,10 @@ class DiffResult:
         return f"∂{power}{self.of}/" + "".join(f"∂{w}" for w in self.wrt)
 
     def to_dict(self) -> dict[str, Any]:
-        doc = {"of": self.of, "wrt": self.wrt if len(self.wrt) > 1 else self.wrt[0],
-               "derivative": _statements_text(self.statements()),
+        doc = {"of": self.of, "wrt": self.wrt if len(self.wrt) > 1 else self.wrt[0]}
+        if self.error:
+            return {**doc, "error": self.error}
+        doc |= {"derivative": _statements_text(self.statements()),
                "latex": _statements_text(self.statements(latex=True))}
         if self.factored is not None:
             doc["factored"] = _statements_text(self.factored.program_text(self.taken))

@@ -66,8 +66,9 @@ def node_expressions(program: Program, builder: Builder, symbols: set[int]) -> t
             outputs[nid] = builder.const(*node.attr)
         elif node.op == "input":
             outputs[nid] = builder.leaf("input", node.attr)
-        else:
-            outputs[nid] = builder.apply(node.op, tuple(args[a] for a in node.args))
+        else:  # an array operation keeps its parameters (max_pool's size, sum's axis)
+            params = dict(node.attr) if node.attr and OPS[node.op].params else None
+            outputs[nid] = builder.apply(node.op, tuple(args[a] for a in node.args), params)
         args[nid] = builder.leaf("input", program.labels[nid]) if nid in symbols else outputs[nid]
     return args, outputs
 
@@ -95,8 +96,11 @@ def adjoint_expressions(graph: Graph, target: int, args: list, outputs: list, bu
             if graph[arg].op == "const" or rule is None:
                 continue
             if isinstance(rule, Linear):
-                contribution = _array_contribution(entry, rule, node, i, adj, arg_exprs, outputs[nid],
-                                                   fit_shapes)
+                try:
+                    contribution = _array_contribution(entry, rule, node, i, adj, arg_exprs, outputs[nid],
+                                                       fit_shapes)
+                except NoClosedForm as error:
+                    raise NoClosedForm(error.op_name, nid) from None
             else:
                 contribution = builder.apply("mul", (rule(*arg_exprs, outputs[nid]), adj))
                 if fit_shapes:
@@ -117,9 +121,21 @@ def _array_contribution(entry: Any, rule: Linear, node: Any, i: int, adj: Sym, a
         attr = (("op", entry.name), ("i", i), ("params", tuple(params.items())))
         return Sym(adj.builder, adj.builder.graph.add("vjp_of", (adj.id, *(a.id for a in args)), attr))
     if contribution is None:
-        raise UsageError(f"no symbolic derivative through {entry.shown_name}: it is an array operation "
-                         "(matrix calculus is not implemented); adiff grad and adiff compare give its value")
+        raise NoClosedForm(entry.shown_name, node)
     return contribution
+
+
+class NoClosedForm(UsageError):
+    """An operation on the way has no symbolic rule (an array operation): said with its statement."""
+
+    def __init__(self, op_name: str, node: Any, statement: Any = None):
+        self.op_name, self.node = op_name, node
+        name = getattr(statement, "name", None)
+        where = (f" (in {name}, line {statement.line})" if name else f" (line {statement.line})") \
+            if statement is not None else ""
+        super().__init__(f"no symbolic derivative through {op_name}{where}: it is an array operation "
+                         "(matrix calculus is not implemented); adiff grad and adiff compare give its value",
+                         line=getattr(statement, "line", None))
 
 
 def canonical(graph: Graph, node: int, labels: dict[int, str], expand: bool = False) -> Formula:
@@ -139,9 +155,35 @@ def derivative(program: Program, target: int, wrt: int, factored: bool = False,
     held = {wrt} if graph[wrt].op != "input" else set()
     named = {n for n in program.labels if graph[n].op != "input"} if factored else set()
     args, outputs = node_expressions(program, builder, named | held)
-    adjoints = adjoint_expressions(graph, target, args, outputs, builder, held)
+    try:
+        adjoints = adjoint_expressions(graph, target, args, outputs, builder, held)
+    except NoClosedForm as error:
+        raise NoClosedForm(error.op_name, error.node, program.statement_of(error.node)) from None
     result = adjoints.get(wrt, builder.const(0.0))
     return canonical(builder.graph, result.id, {}, expand)
+
+
+GROWTH = 5  # an order's formula is about this many times the size of the one before (measured)
+MAX_NODES = 50_000  # formula nodes an order may reach by default: it prints within seconds
+
+
+def nth_derivative(program: Program, target: int, wrt: list[tuple[str, int]], expand: bool = False,
+                   max_nodes: int = MAX_NODES) -> Formula:
+    """∂ⁿtarget/∂w1…∂wn: the first by the chain rule on the program, the rest on the formula.
+    Before each further order the size is estimated (GROWTH × the last); over `max_nodes`, a
+    refusal that says the estimate, the budget and the option that raises it."""
+    (_, first), rest = wrt[0], wrt[1:]
+    formula = derivative(program, target, first, expand=expand)
+    for k, (name, _node) in enumerate(rest, start=2):
+        size = formula.size()
+        if GROWTH * size > max_nodes:
+            raise UsageError(
+                f"the derivative of order {k} would have about {GROWTH * size:,} formula nodes "
+                f"({GROWTH} × the {size:,} of order {k - 1}), over the budget of {max_nodes:,}: "
+                f"--max-nodes {GROWTH * size} raises it (it may take long); adiff run with grad() or "
+                "hessian() gives the value without the formula")
+        formula = differentiate(formula, name, expand)
+    return formula
 
 
 def differentiate(formula: Formula, wrt_name: str, expand: bool = False) -> Formula:
