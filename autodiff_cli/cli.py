@@ -254,30 +254,60 @@ def compare(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  #
     return result.exit_code
 
 
+class DiffFormat(str, Enum):
+    text = "text"
+    latex = "latex"
+    python = "python"
+    numpy = "numpy"
+    c = "c"
+    sympy = "sympy"
+
+
 @app.command()
 @_handled
 def diff(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noqa: B006
-         of: OneOfOpt = None,
+         of: OfOpt = [],  # noqa: B006
          wrt: WrtOpt = [],  # noqa: B006
-         order: Annotated[int, typer.Option("--order", min=1, help="2 gives ∂²f/∂x².")] = 1,
+         order: Annotated[int, typer.Option("--order", min=1, help="2 gives ∂²f/∂x² (the Hessian for "
+                                                                   "several inputs).")] = 1,
+         mixed: Annotated[str | None, typer.Option(
+             "--mixed", help="One mixed derivative: --mixed x,y is ∂²f/∂x∂y.")] = None,
          latex: Annotated[bool, typer.Option("--latex", help="Print the derivative as LaTeX.")] = False,
+         format_: Annotated[DiffFormat, typer.Option(
+             "--format", help="text, latex, or code: python (math), numpy, c (C99 math.h), sympy.")
+         ] = DiffFormat.text,
          factored: Annotated[bool, typer.Option("--factored", help="In the program's named steps.")] = False,
+         expand: Annotated[bool, typer.Option(
+             "--expand", help="The expanded sum, without common factors pulled out.")] = False,
+         max_nodes: Annotated[int, typer.Option(
+             "--max-nodes", min=1, help="Formula size a higher order may reach.")] = 50_000,
          max_chars: Annotated[int, typer.Option("--max-chars", min=0, help="Cut output (0: never).")] = 4000,
          json_: JsonOpt = False, digits: DigitsOpt = 10, seed: SeedOpt = None,
          debug: DebugOpt = False) -> int:
     """The symbolic derivative, as a CAS prints it; --at also evaluates it.
 
-    Several --wrt give a mixed derivative: --wrt x --wrt y is ∂²f/∂x∂y.
+    --wrt x,y gives each partial (the gradient; with --order 2 the Hessian); --mixed x,y gives
+    the mixed derivative ∂²f/∂x∂y.
     """
-    from . import api, render
+    from . import api, codegen, render
 
-    results = api.diff(read_program(program, file), of=of, wrt=wrt, order=order, at=parse_at(at))
+    code = format_.value not in ("text", "latex")
+    _not_together([("--format " + format_.value) if code else None, "--json" if json_ else None])
+    _not_together([("--format " + format_.value) if code else None, "--factored" if factored else None])
+    results = api.diff(read_program(program, file), of=of, wrt=wrt, order=order, mixed=mixed, expand=expand,
+                       max_nodes=max_nodes, at=parse_at(at))
+    latex = latex or format_ is DiffFormat.latex
+
     def show() -> None:
-        sys.stdout.write(render.diff_lines(results, digits, latex, max_chars or None, factored))
+        if code:
+            sys.stdout.write(codegen.results_code(results, format_.value))
+        else:
+            sys.stdout.write(render.diff_lines(results, digits, latex, max_chars or None, factored))
         render.print_warnings([note for r in results[:1] for note in r.notes], prefix="note")
 
     _write(json_, results, show)
-    return 0 if all(r.value is None or np.isfinite(r.value).all() for r in results) else 1
+    render.print_warnings([w for r in results for w in r.warnings])
+    return 0 if all(r.answered for r in results) else 1
 
 
 @app.command()
