@@ -176,7 +176,7 @@ class _State:
         self.program = Program(graph=Graph(), source=source)
         self.literals: set[int] = set()  # const nodes written as number literals
         self.first_use: dict[str, Token] = {}
-        self.applications: dict[int, tuple[str, str]] = {}  # sin x: node -> ("sin", "x"), for messages
+        self.applications: dict[int, tuple[Token, str]] = {}  # sin x: node -> (sin, "x"), for messages
         self.last_line = 1  # line of the latest name, number or call: where a bare statement is
         self.lines = source.split("\n")  # split once: a program may have 100,000 lines
 
@@ -264,7 +264,9 @@ class _State:
         entry = lookup_function(fname)
         if entry is None:
             near = nearest_function(fname)
-            hint = f"did you mean {near}?" if near else "see `adiff functions` for the list"
+            shown = ", ".join(self._text(a) for a in positional if not isinstance(a, tuple))
+            hint = (f"did you mean {near}?" if near else f"for a product write {fname}*({shown}); "
+                    "`adiff functions` lists the functions")
             raise ParseError(f"unknown function '{fname}': {hint}", **where)
         if entry.derivative:
             return self.derivative(entry, positional, keywords, where)
@@ -286,19 +288,18 @@ class _State:
 
     def application(self, token: Token, operand: int) -> int:
         """sin x, sin x^2, √x: a function applied to one name or number without parentheses."""
-        if token.type == "ROOT":
-            token = Token.new_borrow_pos("FNAME", "sqrt", token)
-        node = self.call(token, [operand])
-        self.applications[node] = (_shown(token), self._text(operand))
+        called = Token.new_borrow_pos("FNAME", "sqrt", token) if token.type == "ROOT" else token
+        node = self.call(called, [operand])
+        self.applications[node] = (token, self._text(operand))
         return node
 
     def ambiguous(self, applied: int, factor: int) -> int:
         """sin x y, sin 2x: sin(x·y) or sin(x)·y? Refused, with both ways to write it."""
-        fname, operand = self.applications.get(applied, ("f", "x"))
-        other = self._text(factor)
-        raise ParseError(f"'{fname} {operand} {other}' could mean {fname}({operand}·{other}) or "
-                         f"{fname}({operand})·{other}: write {fname}({operand}*{other}) or "
-                         f"{fname}({operand})*{other}", line=self.last_line, source=self.program.source)
+        token, operand = self.applications[applied]
+        fname, other = _shown(token), self._text(factor)
+        raise ParseError(f"this could mean {fname}({operand}·{other}) or {fname}({operand})·{other}: write "
+                         f"{fname}({operand}*{other}) or {fname}({operand})*{other}", line=token.line,
+                         column=token.column, source=self.program.source)
 
     def degrees(self, node: int, token: Token) -> int:
         """x°: degrees, converted to the radians every function takes (x·π/180)."""

@@ -11,6 +11,7 @@ import numpy as np
 
 from .formulas import local_partial_formula
 from .graph import Program
+from .ops import OPS
 from .printing import ShortTexts
 
 
@@ -48,4 +49,5 @@ def node_rows(prog: Program, ids: list[int], values: list[Any], local_values: di
                                              local_values[(nid, i)]))
         shape = np.shape(values[nid])
         node_adjoints = {t: np.broadcast_to(adj[nid], shape)[()] for t, adj in adjoints.items() if nid in adj}
-        yield NodeRow(nid, name, expr, node.op, values[nid], partials, node_adjoints)
+        op = OPS[node.op].shown_name if node.op in OPS else node.op  # shaped_like, not fit
+        yield NodeRow(nid, name, expr, op, values[nid], partials, node_adjoints)
