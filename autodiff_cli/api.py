@@ -233,7 +233,8 @@ def diff(program: str | Program, *, of: str | list[str] | None = None, wrt: str 
                 results.append(DiffResult(of_name, seq, None, prog, (target, nodes[0]), notes=notes,
                                           error=error.message))
                 continue
-            warnings: list[Diagnostic] = []
+            # Without values, the reader's warnings (a name that glues letters: xy, πx) go with the first.
+            warnings: list[Any] = [] if results or point is not None else list(prog.warnings)
             value = None
             if values is not None:
                 held = {n: values[node] for n, node in zip(seq, nodes, strict=True)}
