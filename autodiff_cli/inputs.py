@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .datafiles import read_array
 from .engine import forward
 from .errors import AdiffError, NameLookupError, UsageError
 from .graph import Program
@@ -125,7 +126,10 @@ _SPECIAL = {"nan": np.float64(np.nan), "inf": np.float64(np.inf), "infinity": np
 
 
 def value_of(text: str, name: str = "x") -> Any:
-    """An --at value: a number, or an expression of constants (`-0.2`, `pi/4`, `2^-3`)."""
+    """An --at value: a number, or an expression of constants (`-0.2`, `pi/4`, `2^-3`), or an
+    array from a file (`@train.csv`, `@train.npy`, `@train.csv:x1,x2`; datafiles.py)."""
+    if text.startswith("@"):
+        return read_array(text[1:], name)
     try:
         return np.float64(float(text))
     except ValueError:

@@ -40,10 +40,10 @@ def test_library_modules_never_print_or_eval():
 
 
 # The layers, lowest first: a module imports only from layers below its own.
-LAYERS = [["errors"], ["graph", "kernels", "layout"], ["numfmt", "arrays"], ["initialisers"], ["ops"],
-          ["builder", "algebra"], ["printing"], ["grammar"], ["symbolic", "formulas"], ["parse"], ["engine"],
-          ["plan", "optimizers", "rewrite"], ["inputs", "node_rows"], ["checks"], ["training"], ["results"],
-          ["api"], ["chain", "chain_writers"], ["batch", "visual", "plot", "steps"], ["render"],
+LAYERS = [["errors"], ["graph", "kernels", "layout"], ["numfmt", "arrays", "datafiles"], ["initialisers"],
+          ["ops"], ["builder", "algebra"], ["printing"], ["grammar"], ["symbolic", "formulas"], ["parse"],
+          ["engine"], ["plan", "optimizers", "rewrite"], ["inputs", "node_rows"], ["checks"], ["training"],
+          ["results"], ["api"], ["chain", "chain_writers"], ["batch", "visual", "plot", "steps"], ["render"],
           ["render_fit"], ["session"], ["session_prompt"], ["cli"]]
 
 
