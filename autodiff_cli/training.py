@@ -393,7 +393,7 @@ def fit(program: Program, *, params: list[str], samples: list[str], inputs: dict
     n_samples = math.ceil(n_all * (1 - validation_split)) if validation_split else n_all
     if validation_split and not 0 < n_samples < n_all:
         raise UsageError(f"--validation-split {validation_split:g} of {n_all} samples leaves {n_samples} "
-                         f" to train on and {n_all - n_samples} to validate: each needs a sample or more")
+                         f"to train on and {n_all - n_samples} to validate: each needs a sample or more")
     output = None
     if metric:
         if metric_output is None:
