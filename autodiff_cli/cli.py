@@ -475,7 +475,7 @@ def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noq
                          "0.001 for adam and rmsprop).", show_default=False)] = None,
         momentum: Annotated[float, typer.Option("--momentum", help="μ of momentum and nesterov.")] = 0.9,
         lr_decay: Annotated[float, typer.Option(
-            "--lr-decay", help="Step decay: η is multiplied by F every --lr-decay-every steps "
+            "--lr-decay", help="Step decay: η is multiplied by F every N steps, N given next "
                                "(η_t = lr·F^⌊(t−1)/N⌋, Keras's ExponentialDecay with staircase).")] = 1.0,
         lr_decay_every: Annotated[int, typer.Option(
             "--lr-decay-every", help="N, the steps between two decays (0: no decay).")] = 0,
