@@ -518,8 +518,13 @@ def _syntax_error(err: UnexpectedInput, source: str) -> ParseError:
     expected = set(getattr(err, "expected", None) or getattr(err, "accepts", None) or [])
     at_end = isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END")
     before = _BRACKETS.last if at_end else _BRACKETS.previous
-    if before is not None and before.type == "FNAME":  # sin, sin + 1, x sin
-        return ParseError(f"'{before.value}' is a function: call it with parentheses, as {before.value}(x)",
+    if before is not None and before.type == "FNAME":  # sin, sin + 1, x sin, sin^2 x
+        name, power = before.value, None if at_end else err.token  # type: ignore[attr-defined]
+        if power is not None and power.type in ("POW", "SUPERSCRIPT"):  # sin^2 x: never read as asin
+            exponent = power.value if power.type == "SUPERSCRIPT" else "^n"
+            return ParseError(f"'{name}' is a function: for a power of it write {name}(x){exponent}, "
+                              "with parentheses", line=before.line, column=before.column, source=source)
+        return ParseError(f"'{name}' is a function: call it with parentheses, as {name}(x)",
                           line=before.line, column=before.column, source=source)
     words = _expected_words(expected, source)
     if at_end:

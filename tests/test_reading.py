@@ -100,6 +100,15 @@ def test_a_function_name_alone_says_to_call_it(run, program, column):
                                    f"with parentheses, as {name}(x)")
 
 
+@pytest.mark.parametrize(("program", "power"), [("sin^2 x", "^n"), ("sin² x", "²"), ("cos²(x)", "²")])
+def test_a_power_of_a_function_name_says_where_the_parentheses_go(run, program, power):
+    code, _, err = run("grad", program, "--at", "x=1")
+    name = program[:3]
+    assert code == 2
+    assert err.splitlines()[0] == (f"error at line 1, column 1: '{name}' is a function: for a power of it "
+                                   f"write {name}(x){power}, with parentheses")
+
+
 def test_a_name_defined_with_arguments_says_how_to_define_it(run):
     code, _, err = run("grad", "f(x) = x^2\nf", "--at", "x=1")
     assert code == 2
