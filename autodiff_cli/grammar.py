@@ -122,6 +122,8 @@ _COMPARE = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"
 
 
 MAX_ARRAY_DEPTH = 64  # numpy's limit on an array's dimensions
+_ENDS = {"NAME", "NUMBER", "RPAR", "RSQB", "SUPERSCRIPT", "DEGREE", "QUOTE"}  # a value ends
+_BEGINS = {"NAME", "NUMBER", "FUNC", "LPAR", "ROOT"}  # a value begins
 
 
 class _Brackets:
@@ -140,7 +142,14 @@ class _Brackets:
         self.open = []
         self.previous = self.last = None
         squares = 0
+        broken = False  # a new line was passed over inside brackets just before this token
         for token in stream:
+            if broken and self.last is not None and self.last.type in _ENDS and token.type in _BEGINS:
+                # [w1 <new line> w2] is a forgotten comma far more often than a product
+                raise ParseError("a new line between two values inside brackets: write ',' between "
+                                 "them, or '*' to multiply", line=token.line, column=token.column,
+                                 source=_STATE.get().program.source)
+            broken = False
             if token.type in ("LPAR", "LSQB"):
                 self.open.append(token)
                 squares += token.type == "LSQB"
@@ -152,6 +161,7 @@ class _Brackets:
                 if self.open:
                     squares -= self.open.pop().type == "LSQB"
             elif token.type == "_SEP" and self.open and token.value != ";":
+                broken = True
                 continue
             elif token.type == "NAME" and lookup_function(token.value) is not None:
                 token = Token.new_borrow_pos("FNAME", token.value, token)

@@ -180,6 +180,17 @@ def test_parse_errors_are_in_plain_words(run, program):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(("program", "with_commas"), [
+    ("f = sum([x\n y])", 3), ("f = sum([x\n 2*y])", 5), ("f = max(x\n  y)", 2)])
+def test_values_on_two_lines_inside_brackets_need_a_comma(run, program, with_commas):
+    code, _, err = run("grad", program, "--at", "x=1,y=2")
+    assert code == 2
+    assert err.splitlines()[0] == ("error at line 2, column 2: a new line between two values inside "
+                                   "brackets: write ',' between them, or '*' to multiply")
+    doc, _ = grad_json(run, program.replace("\n", ",\n"), "x=1,y=2")
+    assert doc["targets"]["f"] == with_commas
+
+
 def test_an_operand_after_an_operand_names_the_operators(run):
     code, _, err = run("grad", "2 3", "--at", "x=1")
     assert code == 2
