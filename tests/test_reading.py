@@ -181,7 +181,7 @@ def test_parse_errors_are_in_plain_words(run, program):
 
 
 @pytest.mark.parametrize(("program", "with_commas"), [
-    ("f = sum([x\n y])", 3), ("f = sum([x\n 2*y])", 5), ("f = max(x\n  y)", 2)])
+    ("f = sum([x\n y])", 3), ("f = sum([x\n 2*y])", 5), ("f = max(x\n y)", 2)])
 def test_values_on_two_lines_inside_brackets_need_a_comma(run, program, with_commas):
     code, _, err = run("grad", program, "--at", "x=1,y=2")
     assert code == 2
