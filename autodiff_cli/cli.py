@@ -23,6 +23,7 @@ from .inputs import (
     names_listed,
     parse_at,
     read_points,
+    read_stdin,
     read_text,
 )
 from .ops import CONVENTIONS
@@ -127,10 +128,7 @@ def read_program(program: str | None, file: Path | None) -> str:
     if file is not None:
         return read_text(file)
     if program == "-":
-        try:
-            return sys.stdin.read()
-        except UnicodeDecodeError:
-            raise UsageError("cannot read standard input: it is not UTF-8 text") from None
+        return read_stdin()
     return program  # type: ignore[return-value]
 
 
@@ -229,6 +227,9 @@ def compare(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  #
             plot_: Annotated[bool, typer.Option(
                 "--plot", help="With --sweep: draw the error against h (log-log; -o for an image).")] = False,
             output: Annotated[Path | None, typer.Option("-o", "--output", help="Image for --plot.")] = None,
+            at_kink: Annotated[str, typer.Option(
+                "--at-kink", help="fail (default): a point where no derivative exists (abs(x) at 0) "
+                                  "exits 1; ok: compare the convention's values there.")] = "fail",
             convention: ConventionOpt = Convention.tensorflow, seed: SeedOpt = None,
             debug: DebugOpt = False) -> int:
     """The derivative three ways: symbolic formula, central difference, forward and reverse AD.
@@ -241,7 +242,8 @@ def compare(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  #
     if output is not None and not plot_:
         raise UsageError("-o/--output goes with --plot")
     result = api.compare(read_program(program, file), of=of, wrt=wrt, at=parse_at(at),
-                         convention=convention.value, eps=eps, rtol=rtol, atol=atol, sweep=sweep or plot_)
+                         convention=convention.value, eps=eps, rtol=rtol, atol=atol, sweep=sweep or plot_,
+                         at_kink=at_kink)
     if plot_:
         from . import plot as plotting
 
@@ -327,7 +329,8 @@ def jacobian(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  
     results = api.jacobian(read_program(program, file), of=of, wrt=wrt, at=parse_at(at),
                            convention=convention.value)
     _write(json_, results, lambda: render.print_tables(render.jacobian_tables(results, digits, full)))
-    return 0 if all(np.isfinite(r.matrix).all() for r in results) else 1
+    render.print_warnings([w for r in results for w in r.warnings])
+    return 0 if all(r.answered for r in results) else 1
 
 
 @app.command()
@@ -350,7 +353,7 @@ def run(files: Annotated[list[str], typer.Argument(help="Program files ('-' read
     from . import batch, render
 
     start = time.perf_counter()
-    stdin_text = sys.stdin.read() if "-" in files else None
+    stdin_text = read_stdin() if "-" in files else None
     results = []
     for result in batch.run_files(files, rtol, atol, jobs, stdin_text):
         results.append(result)
@@ -597,11 +600,31 @@ def program_first(command: Any, args: list[str]) -> list[str]:
     return args
 
 
+def command_line(args: list[str]) -> Any:
+    """The Click command for one invocation, built once. Typer builds a command's options from
+    its signature, about 3 ms a command: only the command named is built, the whole app for
+    anything else (--help, a misspelt command, shell completion)."""
+    every = app.registered_commands
+    named = [c for c in every if args and (c.name or c.callback.__name__.replace("_", "-")) == args[0]]
+    if not named or "_ADIFF_COMPLETE" in os.environ:
+        return typer.main.get_command(app)
+    app.registered_commands = named
+    try:
+        return typer.main.get_command(app)
+    finally:
+        app.registered_commands = every
+
+
 def main() -> None:
     import warnings
 
     warnings.filterwarnings("ignore", category=RuntimeWarning)  # adiff reports non-finite values itself
-    command = typer.main.get_command(app)
+    if len(sys.argv) == 1 and "_ADIFF_COMPLETE" not in os.environ:  # `adiff` alone: the session
+        # (session.py, session_prompt.py); shell completion also runs `adiff` alone, with that variable
+        from .session_prompt import start
+
+        sys.exit(start(lambda: typer.main.get_command(app)))
+    command = command_line(sys.argv[1:])
     try:
         command.main(args=program_first(command, sys.argv[1:]), prog_name="adiff")
     except BrokenPipeError:

@@ -81,3 +81,12 @@ def test_jacobian_of_several_scalar_inputs_is_one_matrix():
     # an array variable keeps its own matrix
     doc = json.loads(adiff("jacobian", "x*y", "--at", "x=[1,2]", "--at", "y=3", "--json").stdout)
     assert [r["wrt"] for r in doc["results"]] == ["x", "y"]
+
+
+def test_the_command_line_builds_only_the_command_asked_for():
+    from autodiff_cli.cli import command_line
+
+    assert list(command_line(["grad", "x"]).commands) == ["grad"]
+    assert {"grad", "compare", "diff", "run"} <= set(command_line(["--help"]).commands)
+    proc = adiff("gard", "x")  # a misspelt command still gets the suggestion from the whole app
+    assert proc.returncode == 2 and "Did you mean 'grad'?" in proc.stderr
