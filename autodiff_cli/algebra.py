@@ -107,6 +107,8 @@ class Store:
         if kind == ATOM and name in ("pi", "π", "e"):
             rank = 1
         first = self.keys[children[0]][:4] if children else ()
+        if kind == MUL:  # a product sorts with its first factor: x^2 + y, 2·x + sin(x)
+            rank, name = first[0], first[1]
         look = (float(number) if not isinstance(number, float) or number == number else 0.0, first)
         self.nodes.append((kind, data))
         self.keys.append((rank, name, size, look, digest))
@@ -311,11 +313,21 @@ class Store:
 
     def fn(self, op: str, args: tuple[int, ...], attr: Any = None) -> int:
         """op(args) with the identities that hold wherever the input is defined."""
-        entry = OPS.get(op)
-        values = [self.value(a) for a in args[:1]]
-        foldable = entry is not None and entry.fold and args and not attr
-        if foldable and all(self.value(a) is not None for a in args):
-            values = [self.value(a) for a in args]
+        key = (FN, op, args, None if attr is None else _attr_key(attr))
+        found = self._index.get(key)
+        if found is not None:
+            return found
+        if op in _SPECIAL or (args and not attr and OPS[op].fold):
+            simpler = self._simpler(op, args, attr)
+            if simpler is not None:
+                return simpler
+        return self._make(FN, (op, args, attr), key, op, args, repr(key[3]))
+
+    def _simpler(self, op: str, args: tuple[int, ...], attr: Any) -> int | None:
+        """A number for an operation on numbers; the identities below; or None."""
+        entry = OPS[op]
+        values = [self.value(a) for a in args]
+        if entry.fold and not attr and all(v is not None for v in values):
             import numpy as np
 
             with np.errstate(all="ignore"):
@@ -324,24 +336,33 @@ class Store:
                 return self.num(result)
         if op == "sqrt":
             return self.power(args[0], self.num(HALF))
-        first = self.nodes[args[0]] if args else None
-        if op == "log" and first is not None:
+        first = self.nodes[args[0]]
+        if op == "log":
             if first[0] == FN and first[1][0] == "exp":
                 return first[1][1][0]
             if values[0] == 1:
                 return self.num(ZERO)
             if first == (ATOM, ("const", (math.e, "e"))):
                 return self.num(ONE)
-        if op == "exp" and first is not None:
+        if op == "exp":
             if values[0] == 0:
                 return self.num(ONE)
             if first[0] == FN and first[1][0] == "log":
                 self.conditions[first[1][1][0]] = None
                 return first[1][1][0]
+            if first[0] == ADD:  # exp(x + 2·log(a)) = a^2·exp(x), for a > 0
+                logs = [(t, c) for t, c in first[1][1]
+                        if self.nodes[t][0] == FN and self.nodes[t][1][0] == "log"]
+                if logs:
+                    for t, _ in logs:
+                        self.conditions[self.nodes[t][1][1][0]] = None
+                    rest = self.add([(first[1][0], self.one)] + [(c, t) for t, c in first[1][1]
+                                                                 if (t, c) not in logs])
+                    return self.mul([(self.nodes[t][1][1][0], self.num(c)) for t, c in logs]
+                                    + [(self.fn("exp", (rest,)), self.one)])
         if op == "where" and values[0] is not None:
             return args[1] if values[0] else args[2]
-        key = (FN, op, args, None if attr is None else _attr_key(attr))
-        return self._make(FN, (op, args, attr), key, op, args, repr(key[3]))
+        return None
 
     def apply(self, op: str, args: tuple[int, ...], attr: Any = None) -> int:
         """Any operation of the op table on canonical arguments."""
@@ -379,6 +400,7 @@ class Store:
         return ()
 
 
+_SPECIAL = {"sqrt", "log", "exp", "where"}  # functions with identities in Store._simpler
 _SUMS = {"add": (1, 1), "sub": (1, -1), "neg": (-1,)}
 _PRODUCTS = {"mul": (1, 1), "div": (1, -1)}
 
@@ -491,13 +513,21 @@ def _pull_common(store: Store, i: int) -> int:
             common[b] = exps[0]
     if not common:
         return i
+    coefficients = [c for c, _ in per_term]
+    content = ONE  # the numbers' common part too: 2·x^x·(log(x) + 1), not x^x·(2·log(x) + 2)
+    if all(isinstance(c, (int, Fraction)) for c in coefficients):
+        top = math.gcd(*(Fraction(c).numerator for c in coefficients))
+        bottom = math.lcm(*(Fraction(c).denominator for c in coefficients))
+        content = number(Fraction(top, bottom) * (-1 if coefficients[0] < 0 else 1))
+    per_term = [(number(c / content) if content != 1 else c, f) for c, f in per_term]
     rest = []
     for c, f in per_term:
         items = [(b, e) for b, e in f.items() if b not in common]
         items += [(b, store.add([(ONE, f[b]), (-ONE, e)])) for b, e in common.items()]
         rest.append((c, store.mul(items)))
     inner = store.add(rest)
-    return store.mul([(b, e) for b, e in common.items()] + [(inner, store.one)])
+    pulled = [(b, e) for b, e in common.items()]
+    return store.mul([*pulled, (inner, store.one), (store.num(content), store.one)])
 
 
 def canonical_form(graph: Graph, root: int, factor: bool = True) -> tuple[Store, int]:

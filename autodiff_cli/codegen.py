@@ -35,14 +35,16 @@ FUNCTIONS: dict[str, dict[str, str]] = {
           "softplus": "log1p(exp({0}))"},
     "sympy": {**{n: n for n in ["sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log", "sqrt", "cbrt",
                                 "floor", "atan2", *_ARC]},
-              "ceil": "ceiling", "abs": "Abs", "sign": "sign", "max": "Max", "min": "Min",
+              "ceil": "ceiling", "round": "floor({0} + 1/2)", "abs": "Abs", "sign": "sign", "max": "Max",
+              "min": "Min",
               "log2": "log({0}, 2)", "log10": "log({0}, 10)", "hypot": "sqrt({0}**2 + {1}**2)",
               "where": "Piecewise(({1}, {0}), ({2}, True))", "relu": "Max({0}, 0)",
               "sigmoid": "(1/(1 + exp(-({0}))))", "softplus": "log(1 + exp({0}))"},
 }
 CONSTANTS = {"python": {"pi": "math.pi", "π": "math.pi", "e": "math.e"},
              "numpy": {"pi": "np.pi", "π": "np.pi", "e": "np.e"},
-             "c": {"pi": "M_PI", "π": "M_PI", "e": "M_E"},
+             "c": {"pi": "3.14159265358979323846", "π": "3.14159265358979323846",  # C99 has no M_PI
+                   "e": "2.71828182845904523536"},
              "sympy": {"pi": "pi", "π": "pi", "e": "E"}}
 
 

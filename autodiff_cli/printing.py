@@ -350,10 +350,15 @@ def _number(g: Graph, v: Any) -> int:
     p, q = v.numerator, v.denominator
     if q == 1:
         return _const(g, p)
-    decimal = 10 ** (len(str(q)) - 1)
-    if q == decimal and Fraction(repr(float(v))) == v:  # 1/10 → 0.1, as it was written
+    if _is_decimal(v):  # 1/10 → 0.1, as it was written
         return _const(g, float(v))
     return g.add("div", (_const(g, p), _const(g, q)))
+
+
+def _is_decimal(v: Fraction) -> bool:
+    """A rational that is a short decimal (its denominator a power of ten): 1/10, 3/100."""
+    q = v.denominator
+    return q > 1 and q == 10 ** (len(str(q)) - 1) and Fraction(repr(float(v))) == v
 
 
 def _chain(g: Graph, nodes: list[int]) -> int:
@@ -391,6 +396,8 @@ def _product(g: Graph, store: Store, pres: dict[int, int], coeff: Any, factors: 
             plain = plain and kind == algebra.ATOM
     negative = coeff < 0
     p, q = (abs(coeff).numerator, abs(coeff).denominator) if isinstance(coeff, Fraction) else (abs(coeff), 1)
+    if q > 1 and _is_decimal(abs(coeff)):  # 0.1·x as it was written, not x/10
+        p, q = float(abs(coeff)), 1
     if q != 1 and constants and top and not bottom and not plain:  # pi/180·cos(pi·x/180)
         lead = g.add("div", (_chain(g, ([_const(g, -p if negative else p)] if p != 1 or negative else [])
                                     + constants), _const(g, q)))

@@ -274,7 +274,7 @@ def test_second_and_mixed_derivatives_equal_sympy(pair, seed: int) -> None:
     inputs = parse(text).inputs
     sequences = [["x", "x"]] + ([["x", "y"], ["y", "x"]] if "y" in inputs else [])
     for seq in sequences:
-        (result,) = diff(text, wrt=seq)
+        (result,) = diff(text, mixed=seq)
         ours = to_sympy(result.statements())
         theirs = sp.diff(expr, *[{"x": X, "y": Y}[v] for v in seq])
         assert agree_numerically(ours, theirs, points), (
@@ -346,7 +346,7 @@ def test_second_derivatives_match_finite_differences_of_the_first(pair, x: float
     at = point_for(text, x, y)
     sequences = [("x", "x")] + ([("x", "y")] if "y" in at else [])
     for first, second in sequences:
-        (result,) = diff(text, wrt=[first, second], at=at)
+        (result,) = diff(text, mixed=[first, second], at=at)
         value = float(result.value)
         def slope_of(v: float, first: str = first, second: str = second) -> float:
             return first_derivative(text, {**at, second: v}, first)
@@ -365,7 +365,7 @@ def test_second_derivatives_match_finite_differences_of_the_first(pair, x: float
 def test_second_derivative_of_a_fast_oscillation() -> None:
     # sin(exp(x)^x) = sin(e^(x²)): f'' at x = 2 is 43933.617153698111772 (30-digit mpmath);
     # a plain central difference with h = 2e-4 is off by 3e-4 relative, Richardson is not
-    (result,) = diff("sin(exp(x)^(x))", wrt=["x", "x"], at={"x": 2.0})
+    (result,) = diff("sin(exp(x)^(x))", mixed=["x", "x"], at={"x": 2.0})
     assert float(result.value) == pytest.approx(43933.617153698111772, rel=1e-11)
     fd, _, _ = richardson_slope(lambda v: first_derivative("sin(exp(x)^(x))", {"x": v}, "x"), 2.0)
     assert fd == pytest.approx(float(result.value), rel=1e-5)
