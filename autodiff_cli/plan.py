@@ -14,11 +14,11 @@ for one gradient, slow for thousands of small steps. A StepPlan is made once fro
 Values and adjoints live in two lists indexed by node id, reused from step to step. The rules
 are the op table's own (nothing here knows an operation), except two kernels written out
 because the table's general rules cost several calls per step: the product of two matrices
-(g·bᵀ and aᵀ·g; the table's rule handles vectors too) and the mean of every element (g/size
-spread over the argument). tests/test_fit_plan.py
-checks every gradient against the engine's. A program the plan cannot replay (hessian(), which
-the engine evaluates over the graph) gets None from `compile_plan`: training then uses the
-engine's passes.
+(g·bᵀ and aᵀ·g; the table's rule handles vectors too) and the mean of every element (g/size,
+left to broadcast: every use of an adjoint accepts one that broadcasts to the node's shape).
+tests/test_fit_optimizers.py checks the plan's gradients against the engine's. A program the
+plan cannot replay (hessian(), which the engine evaluates over the graph) gets None from
+`compile_plan`: training then uses the engine's passes.
 """
 
 from __future__ import annotations
@@ -31,6 +31,17 @@ from .arrays import fit_shape
 from .engine import needed_nodes
 from .graph import Program
 from .ops import OPS, Linear, params_of
+
+
+def _constant(rule: Any, arity: int) -> Any:
+    """The number a local-partial rule returns without looking at its arguments (a sum's 1,
+    a difference's -1), or None: the rule is called once on placeholders that refuse every
+    operation, so a rule that computes anything fails here."""
+    try:
+        out = rule(*[object()] * (arity + 1))
+    except Exception:  # noqa: BLE001 - it looked at an argument: not a constant
+        return None
+    return out if type(out) in (int, float) else None
 
 
 class StepPlan:
@@ -66,7 +77,8 @@ class StepPlan:
         self.needed = needed_nodes(program, [cost]) & graph.descendants(list(params.values()))
         # [node, argument slots, edges, kink test, parameters]; an edge is [position, argument,
         # rule, kind]: kind "linear" (a vector-Jacobian product), "matmul" (the matrix
-        # product's, specialised to "matrices" once both sides are seen to be matrices), or the
+        # product's, specialised to "matrices" once both sides are seen to be matrices), "mean"
+        # (of every element), "plus" or "minus" (a constant local partial 1 or -1), or the
         # convention's value at a kink (None: the rule's own) for a local partial.
         self.reverse_plan: list[tuple[int, tuple[int, ...], list[list[Any]], Any, dict[str, Any]]] = []
         for n in sorted(self.needed, reverse=True):
@@ -85,6 +97,8 @@ class StepPlan:
                     kind = "mean"
                 elif isinstance(rule, Linear):
                     kind = "linear"
+                elif entry.kink is None and _constant(rule, len(node.args)) in (1, -1):
+                    kind = "plus" if _constant(rule, len(node.args)) == 1 else "minus"
                 else:
                     kind = entry.kink.used[convention][i] if entry.kink is not None else None
                 edges.append([i, arg, rule, kind])
@@ -150,15 +164,17 @@ class StepPlan:
                     if g.shape != y.shape:
                         g = np.broadcast_to(g, y.shape)
                     c = g @ args[1].T if i == 0 else args[0].T @ g
-                elif kind == "mean":  # of every element: g/size spread over the argument
-                    c = np.broadcast_to(g * (1 / a.size), a.shape)
+                elif kind == "mean":  # of every element: g/size, spread over the argument by its users
+                    c = g * (1 / a.size)
                 elif kind == "linear" or kind == "matmul":
                     c = rule.vjp(i, g if g.shape == y.shape else np.broadcast_to(g, y.shape), args, y, params)
                 else:
-                    local = rule(*args, y)
-                    if type(local) is int and (local == 1 or local == -1):  # a sum's or difference's
-                        c = g if local == 1 else -g
+                    if kind == "plus":  # a sum's partial, 1: the adjoint itself
+                        c = g
+                    elif kind == "minus":
+                        c = -g
                     else:
+                        local = rule(*args, y)
                         want = np.result_type(a, np.float32)
                         have = getattr(local, "dtype", want)
                         # where(x > 0, 1, 0) is integer: cast, unless the product is float64 anyway
