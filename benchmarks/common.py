@@ -3,6 +3,7 @@ folder is on sys.path: `from common import median_time, peak`."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import sys
@@ -13,9 +14,11 @@ from typing import Any
 
 
 def adiff_command() -> list[str]:
-    """The installed `adiff`, else this interpreter running the package."""
-    found = shutil.which("adiff")
-    return [found] if found else [sys.executable, "-m", "autodiff_cli"]
+    """The `adiff` script installed beside this interpreter (a virtual environment's), else this
+    interpreter running the package: never a version manager's shim found on PATH, whose own
+    start-up (pyenv's is a shell script) would be counted as adiff's."""
+    beside = shutil.which("adiff", path=os.path.dirname(sys.executable))
+    return [beside] if beside else [sys.executable, "-m", "autodiff_cli"]
 
 
 def median_time(fn: Callable[[], Any], runs: int) -> float:
