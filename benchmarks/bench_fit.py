@@ -11,7 +11,8 @@
 3. A 64-256-10 network, softmax cross-entropy, 20,000 synthetic samples, batch size 128,
    3 epochs: training.fit against numpy by hand (goal: within 1.5x), and peak memory of each
    (tracemalloc).
-4. PyTorch eager on the work of 2 and 3, where torch is installed here.
+4. PyTorch eager (float64, one thread; forward, backward and the SGD update) on the work of 2
+   and 3, where torch is installed here, its 2-2-2 weights checked against numpy's first.
 Prints the figures; asserts nothing about time. BLAS runs one thread (for this script and the
 processes it starts): on this project's 2 shared cores OpenBLAS's threads make a 128×64 @ 64×256
 product take anywhere from 0.2 to 30 ms, which would measure the load, not the code.
@@ -150,11 +151,59 @@ def main() -> None:
               f"adiff {mem_ours / 2**20:.1f} MiB")
 
     try:
-        import torch  # noqa: F401
+        import torch
     except ImportError:
         print("4. PyTorch: not installed here; no comparison")
         return
-    print("4. PyTorch: installed, but this script does not time it yet")
+    torch.set_num_threads(1)
+    torch_trained = dense_by_torch(torch, data, 1.0, 120)
+    for k, p in zip(("W1", "b1", "W2", "b2"), torch_trained, strict=True):
+        assert np.allclose(p.detach().numpy(), by_hand[k], rtol=1e-10, atol=1e-12), k
+    dense_s = median_time(lambda: dense_by_torch(torch, data, 1.0, 120), args.runs)
+    print(f"4. PyTorch {torch.__version__} eager, float64, one thread, median of {args.runs}")
+    print(f"   2-2-2, batch size 1    {dense_s / 240 * 1e6:8.1f} us per step   adiff is "
+          f"{ours_s / dense_s:.2f}x its time (goal: faster, < 1)")
+    if not args.skip_large:
+        big_torch = median_time(lambda: softmax_by_torch(torch, large, 0.1, 128, 3), runs)
+        print(f"   64-256-10              {big_torch:8.3f} s   ratio to numpy by hand "
+              f"{big_torch / big_hand:.2f}; adiff is {big_ours / big_torch:.2f}x its time")
+
+
+def _torch_params(torch, data):
+    return [torch.tensor(np.asarray(data[k]), dtype=torch.float64, requires_grad=True)
+            for k in ("W1", "b1", "W2", "b2")]
+
+
+def _torch_sgd(torch, params, lr):
+    with torch.no_grad():
+        for p in params:
+            p -= lr * p.grad
+            p.grad = None
+
+
+def dense_by_torch(torch, data, lr, epochs):
+    """The 2-2-2 network in PyTorch eager: forward, loss.backward(), the SGD update, per sample."""
+    X, Y = (torch.tensor(np.asarray(data[k]), dtype=torch.float64) for k in ("X", "Y"))
+    params = _torch_params(torch, data)
+    W1, b1, W2, b2 = params
+    for _ in range(epochs):
+        for i in range(len(X)):
+            p = torch.sigmoid(X[i:i + 1] @ W1 + b1) @ W2 + b2
+            torch.mean((p - Y[i:i + 1]) ** 2).backward()
+            _torch_sgd(torch, params, lr)
+    return params
+
+
+def softmax_by_torch(torch, data, lr, batch, epochs):
+    X, Y = (torch.tensor(np.asarray(data[k]), dtype=torch.float64) for k in ("X", "Y"))
+    params = _torch_params(torch, data)
+    W1, b1, W2, b2 = params
+    for _ in range(epochs):
+        for i in range(0, len(X), batch):
+            z = torch.relu(X[i:i + batch] @ W1 + b1) @ W2 + b2
+            (-(Y[i:i + batch] * torch.log_softmax(z, dim=-1)).sum(dim=-1).mean()).backward()
+            _torch_sgd(torch, params, lr)
+    return params
 
 
 if __name__ == "__main__":
