@@ -513,14 +513,19 @@ _GREEK = set("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu
 
 def _glued(prog: Program, name: str) -> Notice | None:
     """A warning for an input name that reads as a product of one-letter names or constants
-    (xy, πx, PI) and has no value in the program: the person may have meant x·y or π·x."""
+    (xy, πx, PI), or as a function and a one-letter argument (sinx), and has no value in the
+    program: the person may have meant x·y, π·x or sin(x)."""
     if len(name) < 2 or not name.isalpha() or name.lower() in _GREEK or name in prog.defaults:
         return None
+    line = prog.first_use[name].line if name in prog.first_use else None
+    head, rest = name[:-1], name[-1]
+    if lookup_function(head) is not None:  # sinx, expx: a function and its argument glued
+        return Notice("warning", f"read '{name}' as one name; for {head}({rest}) write {head}({rest}) "
+                      f"or {head} {rest}", name, line)
     folded = name.lower()
     one_letter = {n for n in (*prog.inputs, *prog.bindings) if len(n) == 1}
     if not ("π" in name or "pi" in folded or len(name) == 2 or set(name) <= one_letter):
         return None
-    line = prog.first_use[name].line if name in prog.first_use else None
     if folded == "pi":
         return Notice("warning", f"read '{name}' as one name; for the constant π write pi or π", name, line)
     parts = [p for p in re.split(r"(π|pi)", name) if p]

@@ -143,6 +143,19 @@ def test_glued_name_warning_goes_with_the_missing_value_error(run):
                                 "warning: read 'πx' as one name; for π·x write π*x or π x"]
 
 
+@pytest.mark.parametrize(("program", "warning"), [
+    ("sinx", "read 'sinx' as one name; for sin(x) write sin(x) or sin x"),
+    ("2expx", "read 'expx' as one name; for exp(x) write exp(x) or exp x"),
+    ("x + ab", "read 'ab' as one name; for a·b write a*b or a b"),
+    ("a*b*c + abc", "read 'abc' as one name; for a·b·c write a*b*c or a b c"),
+    ("pix", "read 'pix' as one name; for pi·x write pi*x or pi x"),
+])
+def test_glued_names_of_several_kinds(run, program, warning):
+    code, _, err = run("diff", program)
+    assert code == 0
+    assert err.splitlines() == [f"warning: {warning}"]
+
+
 @pytest.mark.parametrize(("program", "at"), [
     ("xy^2", "xy=3"), ("xy = 3\nxy^2", None), ("theta*x", "theta=1,x=2"), ("w1*x", "w1=1,x=2"),
 ])
