@@ -163,6 +163,41 @@ def auto_step(point: Any) -> tuple[float, str]:
 
 
 MAX_ELEMENTS = 2_000  # per variable, for the element-by-element methods
+SYMBOLIC_SECONDS = 3.0  # compare's symbolic formula: beyond this, the other methods are compared
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+def _formulas(program: Program, target: int, wrt: int, taken: set[str]) -> tuple[Formula, Any, Any]:
+    """The derivative's formula, printed expanded and in the program's named steps."""
+    formula = derivative(program, target, wrt)
+    factored = derivative(program, target, wrt, factored=True)
+    return formula, formula.program_text(taken), factored.program_text(taken)
+
+
+def _within_seconds(seconds: float, work: Any, *args: Any) -> Any:
+    """work(), or None when it takes longer than `seconds` (a formula that grows with a deep
+    program). The limit needs the main thread's timer signal; elsewhere there is none."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        return work(*args)
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return work(*args)
+    except _OutOfTime:
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def check_sizes(wrt: list[tuple[str, int]], inputs: dict[str, Any], program: Program) -> None:
@@ -210,13 +245,18 @@ def check_pairs(program: Program, inputs: dict[str, Any], of: list[tuple[str, in
                 if stops:
                     rev = reverse(program, lin, t_node, stops=stops)[0].get(w_node, rev)
                     fwd = forward_mode(program, lin, t_node, w_node, stops)
-            if why_not:
-                factored = expanded = [("", f"(not available: {why_not})")]
-                symbolic = None
+            symbolic = None
+            built = None if why_not else _within_seconds(SYMBOLIC_SECONDS, _formulas, program, t_node,
+                                                          w_node, taken)
+            if built is None:
+                absent = why_not or (f"the formula took more than {SYMBOLIC_SECONDS:g} s to build (it grows "
+                                     "with the program; adiff diff builds it without a time limit)")
+                if not why_not:
+                    warnings.append(Diagnostic("note", f"no symbolic formula for ∂{t_name}/∂{w_name}: "
+                                               f"{absent}; the other methods are compared", t_name))
+                factored = expanded = [("", f"(not available: {absent})")]
             else:
-                formula = derivative(program, t_node, w_node)
-                expanded = formula.program_text(taken)
-                factored = derivative(program, t_node, w_node, factored=True).program_text(taken)
+                formula, expanded, factored = built
                 leaves = {**inputs, w_name: point, **_leaf(program, w_node, point)}
                 symbolic, trouble = evaluate_formula(formula, leaves)
                 if trouble is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .engine import LinearMap
-from .errors import UsageError
+from .errors import LimitError, UsageError
 from .inputs import node_named
 from .results import GradResult
 
@@ -125,6 +125,9 @@ def write_file(path: Any, text: str) -> None:
         raise UsageError(f"cannot write {path}: {err.strerror}") from None
 
 
+DOT_SECONDS = 30  # Graphviz's layout of a large graph can run for minutes: it is stopped here
+
+
 def render_image(dot_text: str, output: Any, kind: str) -> str | None:
     """Render DOT text to an image with Graphviz's dot program. Without dot, keep the DOT text
     next to the requested file and return what to tell the user (the image was not made)."""
@@ -138,8 +141,15 @@ def render_image(dot_text: str, output: Any, kind: str) -> str | None:
         return (f"Graphviz's dot program is not installed, so no {kind} was made; the DOT text is in "
                 f"{fallback}. Install Graphviz (apt-get install graphviz, brew install graphviz, or "
                 "https://graphviz.org) and run again, or render the .dot file elsewhere.")
-    proc = subprocess.run([dot, f"-T{kind}", "-o", str(output)], input=dot_text, text=True,
-                          capture_output=True)
+    try:
+        proc = subprocess.run([dot, f"-T{kind}", "-o", str(output)], input=dot_text, text=True,
+                              capture_output=True, timeout=DOT_SECONDS)
+    except subprocess.TimeoutExpired:
+        fallback = output.with_suffix(".dot")
+        write_file(fallback, dot_text)
+        raise LimitError(f"Graphviz's dot did not finish laying out the graph within {DOT_SECONDS} s, so "
+                         f"no {kind} was made; the DOT text is in {fallback}. Draw fewer nodes with "
+                         "--max-nodes, or run dot on that file yourself, without a time limit") from None
     if proc.returncode != 0:
         raise UsageError(f"dot could not render the graph: {proc.stderr.strip()}")
     return None
