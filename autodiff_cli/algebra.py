@@ -85,6 +85,8 @@ class Store:
         self.sizes: list[int] = []
         self._index: dict[Any, int] = {}
         self._nums: dict[Any, int] = {}
+        self.constant: list[bool] = []  # no input in it (log(2), pi/2)
+        self.ops: list[int] = []  # operations as printed (about sympy.count_ops): what "shorter" means
         self.one = self.num(1)  # the exponent of a plain factor
         self.conditions: dict[int, None] = {}  # ids of a with exp(log(a)) = a used: a > 0 assumed
 
@@ -113,8 +115,32 @@ class Store:
         self.nodes.append((kind, data))
         self.keys.append((rank, name, size, look, digest))
         self.sizes.append(size)
+        self.ops.append(self._operations(kind, data))
+        self.constant.append(all(self.constant[c] for c in children) if children
+                             else kind == NUM or (kind == ATOM and data[0] == "const"))
         self._index[index_key] = len(self.nodes) - 1
         return len(self.nodes) - 1
+
+    def _operations(self, kind: str, data: Any) -> int:
+        """How many operations the expression prints with: a quotient p/q is one, a power
+        other than ±1 one, a product or sum of n parts n - 1, a coefficient other than ±1 one."""
+        ops = self.ops
+        if kind == NUM:
+            return int(isinstance(data, Fraction)) + int(data < 0) if data == data else 0
+        if kind == ATOM:
+            return 0
+        if kind == FN:
+            return 1 + sum(ops[a] for a in data[1])
+        if kind == MUL:
+            coeff, factors = data
+            total = len(factors) - 1 + int(abs(coeff) != 1) + int(coeff < 0)
+            for b, e in factors:
+                v = self.value(e)
+                total += ops[b] + (ops[e] + 1 if v is None else int(v not in (1, -1)))
+            return total
+        const, terms = data
+        total = len(terms) - 1 + int(const != 0)
+        return total + sum(ops[t] + int(abs(c) != 1) for t, c in terms)
 
     def num(self, value: Any) -> int:
         v = number(value)
@@ -159,6 +185,8 @@ class Store:
             self._pythagoras(terms)
             const += terms.pop(-1, ZERO)
             terms = {t: c for t, c in terms.items() if c != 0}
+        if const != 0:
+            const = self._one_minus_square(terms, const)
         const = number(const)
         if not terms:
             return self.num(const)
@@ -171,27 +199,62 @@ class Store:
         return self._make(ADD, (const, ordered), (ADD, const, ordered), "", children, text, const)
 
     def _pythagoras(self, terms: dict[int, Any]) -> None:
-        """c·sin(a)^2·R + c·cos(a)^2·R → c·R, in place (R's coefficient collects under key -1
-        when R is 1)."""
-        found: dict[tuple, tuple[int, int]] = {}
+        """Squares of sin and cos (or sinh and cosh) of one argument, times the same rest R, in
+        place: c·sin²·R + c·cos²·R → c·R, c·cos²·R - c·sin²·R → c·cos(2a)·R, c·cosh²·R -
+        c·sinh²·R → c·R, c·cosh²·R + c·sinh²·R → c·cosh(2a)·R (R's coefficient collects under
+        key -1 when R is 1)."""
+        found: dict[tuple, tuple[str, int]] = {}
+        pairs = {("cos", "sin"): (1, None, -1, "cos"), ("cosh", "sinh"): (-1, None, 1, "cosh")}
         for t in list(terms):
             kind, data = self.nodes[t]
             factors = data[1] if kind == MUL else ()
             for j, (base, e) in enumerate(factors):
                 fkind, fdata = self.nodes[base]
-                if fkind == FN and fdata[0] in ("sin", "cos") and self.value(e) == 2:
-                    rest = factors[:j] + factors[j + 1:]
-                    key = (fdata[1][0], rest)
-                    other = found.get(key)
-                    if other is not None and other[0] != fdata[0] and terms.get(other[1]) == terms.get(t):
-                        c = terms.pop(t)
-                        terms.pop(other[1])
-                        r = self._mul_node(ONE, rest) if rest else -1
-                        terms[r] = terms.get(r, ZERO) + c
-                        del found[key]
-                    else:
-                        found[key] = (fdata[0], t)
+                if fkind != FN or fdata[0] not in ("sin", "cos", "sinh", "cosh") or self.value(e) != 2:
+                    continue
+                rest = factors[:j] + factors[j + 1:]
+                key = ("h" if fdata[0].endswith("h") else "", fdata[1][0], rest)
+                other = found.get(key)
+                if other is None or other[0] == fdata[0]:
+                    found[key] = (fdata[0], t)
                     break
+                names = tuple(sorted((fdata[0], other[0])))
+                ratio = terms[t] / terms[other[1]] if fdata[0] > other[0] else terms[other[1]] / terms[t]
+                same, _, opposite, double = pairs[names]  # ratio of the sin-like to the cos-like term
+                c = terms[other[1]] if other[0] == names[0] else terms[t]  # the cos-like coefficient
+                if ratio == same:
+                    r = self._mul_node(ONE, rest) if rest else -1
+                elif ratio == opposite:
+                    r = self.mul([(self.fn(double, (self.scale(2, fdata[1][0]),)), self.one),
+                                  *[(b, ee) for b, ee in rest]])
+                else:
+                    found[key] = (fdata[0], t)
+                    break
+                terms.pop(t)
+                terms.pop(other[1])
+                terms[r] = terms.get(r, ZERO) + c
+                del found[key]
+                break
+
+    def _one_minus_square(self, terms: dict[int, Any], const: Any) -> Any:
+        """c - c·sin(a)^2 → c·cos(a)^2 (and cos, cosh² - 1 = sinh², 1 + sinh² = cosh²), in place;
+        returns what is left of the constant."""
+        for t, c in list(terms.items()):
+            kind, data = self.nodes[t]
+            if kind != MUL or data[0] != 1 or len(data[1]) != 1 or self.value(data[1][0][1]) != 2:
+                continue
+            base = self.nodes[data[1][0][0]]
+            if base[0] != FN:
+                continue
+            name, sign = {"sin": ("cos", -1), "cos": ("sin", -1), "cosh": ("sinh", -1),
+                          "sinh": ("cosh", 1)}.get(base[1][0], (None, 0))
+            if name is not None and c == sign * const:
+                other = self.mul([(self.fn(name, base[1][1]), self.num(2))])
+                del terms[t]
+                # k - k·sin² = k·cos²; c·cosh² - c = c·sinh²; c·sinh² + c = c·cosh²
+                terms[other] = terms.get(other, ZERO) + (const if name in ("cos", "sin") else c)
+                return ZERO
+        return const
 
     def scale(self, c: Any, t: int) -> int:
         """c·t for a number c."""
@@ -292,11 +355,30 @@ class Store:
             e = parts[0][1] if len(parts) == 1 else self.add(parts)
             if self.value(e) != 0:
                 final.append((b, e))
+        if abs(coeff) != 1 and len(final) > 1:
+            coeff, final = self._double_angle(coeff, final)
         final.sort(key=lambda f: (self.keys[f[0]], self.keys[f[1]]))
         lone_sum = len(final) == 1 and self.nodes[final[0][0]][0] == ADD and self.value(final[0][1]) == 1
         if coeff != 1 and lone_sum:
             return self.add([(coeff, final[0][0])])  # 2·(x + 1) → 2·x + 2, as SymPy does
         return self._mul_node(coeff, tuple(final))
+
+    def _double_angle(self, coeff: Any, factors: list[tuple[int, int]]) -> tuple[Any, list]:
+        """2·sin(a)·cos(a) → sin(2·a), 2·sinh(a)·cosh(a) → sinh(2·a): shorter where the
+        coefficient is not ±1 (it halves)."""
+        plain = {}
+        for b, e in factors:
+            kind, data = self.nodes[b]
+            if kind == FN and data[0] in ("sin", "cos", "sinh", "cosh") and self.value(e) == 1:
+                plain[(data[0], data[1][0])] = b
+        for sin, cos in (("sin", "cos"), ("sinh", "cosh")):
+            for (name, arg), b in list(plain.items()):
+                partner = plain.get((cos, arg))
+                if name == sin and partner is not None:
+                    factors = [f for f in factors if f[0] not in (b, partner)]
+                    factors.append((self.fn(sin, (self.scale(2, arg),)), self.one))
+                    return number(Fraction(coeff) / 2) if not isinstance(coeff, float) else coeff / 2, factors
+        return coeff, factors
 
     def _even_root(self, factors: tuple) -> bool:
         """(b^e)^k = b^(e·k) where b^e is defined, when each e has an even denominator (b ≥ 0)."""
@@ -336,6 +418,9 @@ class Store:
                 return self.num(result)
         if op == "sqrt":
             return self.power(args[0], self.num(HALF))
+        if op in ("log2", "log10"):  # log(a)/log(2): its factor can then be pulled out of a sum
+            base = self.num(2 if op == "log2" else 10)
+            return self.mul([(self.fn("log", args), self.one), (self.fn("log", (base,)), self.num(-1))])
         first = self.nodes[args[0]]
         if op == "log":
             if first[0] == FN and first[1][0] == "exp":
@@ -400,7 +485,7 @@ class Store:
         return ()
 
 
-_SPECIAL = {"sqrt", "log", "exp", "where"}  # functions with identities in Store._simpler
+_SPECIAL = {"sqrt", "log", "log2", "log10", "exp", "where"}  # functions with identities in Store._simpler
 _SUMS = {"add": (1, 1), "sub": (1, -1), "neg": (-1,)}
 _PRODUCTS = {"mul": (1, 1), "div": (1, -1)}
 
@@ -479,16 +564,106 @@ def factor_common(store: Store, root: int) -> int:
         if kind == NUM or kind == ATOM:
             new[i] = i
             continue
-        if all(new[c] == c for c in store.children(i)):  # nothing below changed: no rebuild
-            new[i] = _pull_common(store, i) if kind == ADD else i
+        if kind == MUL:
+            new[i] = _shortest_product(store, data[0], [(new[b], new[e]) for b, e in data[1]], i)
+        elif all(new[c] == c for c in store.children(i)):  # nothing below changed: no rebuild
+            new[i] = _shortest(store, i) if kind == ADD else i
         elif kind == FN:
             new[i] = store.fn(data[0], tuple(new[a] for a in data[1]), data[2])
-        elif kind == MUL:
-            new[i] = store.mul([(new[b], new[e]) for b, e in data[1]] + [(store.num(data[0]), store.one)])
         else:
             rebuilt = store.add([(data[0], store.one)] + [(c, new[t]) for t, c in data[1]])
-            new[i] = _pull_common(store, rebuilt)
+            new[i] = _shortest(store, rebuilt)
     return new[root]
+
+
+def _shortest_product(store: Store, coeff: Any, factors: list[tuple[int, int]], old: int) -> int:
+    """A product as it prints shortest: a sum in its denominator over a common denominator when
+    that cancels (1/(y·(x^2/y^2 + 1)) → y/(x^2 + y^2))."""
+    built = store.mul(factors + [(store.num(coeff), store.one)]) if factors != list(store.nodes[old][1][1]) \
+        else old
+    for j, (b, e) in enumerate(factors):
+        v = store.value(e)
+        if store.nodes[b][0] == ADD and _is_int(v) and v < 0:
+            together = _together(store, b, pull=False)
+            if together != b:
+                changed = factors[:j] + [(together, e)] + factors[j + 1:]
+                trial = store.mul(changed + [(store.num(coeff), store.one)])
+                if store.ops[trial] < store.ops[built]:
+                    built, factors = trial, changed
+    return built
+
+
+def _shortest(store: Store, i: int) -> int:
+    """A sum as it prints shortest: with its common factors pulled out, or over a common
+    denominator (1/(x + 1) - x/(x + 1)^2 → 1/(x + 1)^2)."""
+    factored = _pull_common(store, i)
+    together = _together(store, i)
+    return together if store.ops[together] < store.ops[factored] else factored
+
+
+def _together(store: Store, i: int, pull: bool = True) -> int:
+    """The sum over the common denominator of its terms (their whole negative powers), the
+    numerators multiplied out; i itself when there is no denominator or it grows too much."""
+    kind, data = store.nodes[i]
+    if kind != ADD:
+        return i
+    per_term = [(c, _factor_dict(store, t)) for t, c in data[1]]
+    if data[0] != 0:
+        per_term.append((data[0], {}))
+    denominator: dict[int, Any] = {}
+    for _, f in per_term:
+        for b, e in f.items():
+            v = store.value(e)
+            if _is_int(v) and v < 0:
+                denominator[b] = min(denominator.get(b, 0), v)
+    if not denominator:
+        return i
+    items: list[tuple[Any, int]] = []
+    for c, f in per_term:
+        factors = []
+        for b, e in f.items():
+            if b in denominator:
+                v = store.value(e)
+                if v is None:
+                    return i
+                if v != denominator[b]:
+                    factors.append((b, store.num(v - denominator[b])))
+            else:
+                factors.append((b, e))
+        factors += [(b, store.num(-d)) for b, d in denominator.items() if b not in f]
+        expanded = _multiplied_out(store, c, factors)
+        if expanded is None:
+            return i
+        items += expanded
+    numerator = store.add(items)
+    numerator = _pull_common(store, numerator) if pull else numerator
+    return store.mul([(numerator, store.one)] + [(b, store.num(d)) for b, d in denominator.items()])
+
+
+def _factor_dict(store: Store, t: int) -> dict[int, int]:
+    kind, data = store.nodes[t]
+    return dict(data[1]) if kind == MUL else {t: store.one}
+
+
+def _multiplied_out(store: Store, coeff: Any, factors: list[tuple[int, int]],
+                    most: int = 32) -> list[tuple[Any, int]] | None:
+    """coeff·∏ factors as a list of terms, the sums among them (to the power 1) multiplied
+    out; None when that makes more than `most` terms."""
+    partials: list[tuple[Any, list]] = [(coeff, [])]
+    for b, e in factors:
+        kind, data = store.nodes[b]
+        v = store.value(e)
+        if kind == ADD and v == 1:
+            terms = [(cc, [(tt, store.one)]) for tt, cc in data[1]]
+            if data[0] != 0:
+                terms.append((data[0], []))
+            for _ in range(v):
+                partials = [(pc * cc, pf + tf) for pc, pf in partials for cc, tf in terms]
+                if len(partials) > most:
+                    return None
+        else:
+            partials = [(pc, pf + [(b, e)]) for pc, pf in partials]
+    return [(pc, store.mul(pf)) for pc, pf in partials]
 
 
 def _pull_common(store: Store, i: int) -> int:
@@ -506,9 +681,11 @@ def _pull_common(store: Store, i: int) -> int:
             continue
         values = [store.value(x) for x in exps]
         if all(v is not None for v in values):
-            least = min(values)
+            least, most = min(values), max(values)
             if least > 0:
                 common[b] = store.num(least)
+            elif most < 0 and store.constant[b]:  # (log(x) + 1)/log(2), not log(x)/log(2) + 1/log(2)
+                common[b] = store.num(most)
         elif all(x == exps[0] for x in exps):
             common[b] = exps[0]
     if not common:

@@ -151,18 +151,45 @@ def sympy_size(text: str, var: str) -> int:
     return int(sp.count_ops(sp.simplify(sp.diff(to_sympy(text), {"x": X, "y": Y}[var]))))
 
 
-def adiff_derivative(text: str, var: str) -> sp.Expr:
-    """adiff's printed derivative (`adiff diff --format sympy`), read by SymPy: shared parts
-    (t1 = ...) substituted where they are used."""
-    from autodiff_cli.api import diff
-    from autodiff_cli.codegen import results_code
+class _Opaque(sp.Function):
+    """A function of adiff's that SymPy has no name for, kept as one call (one operation, as
+    adiff prints it), with its numbers for the comparison."""
 
-    local: dict[str, sp.Expr] = {"x": X, "y": Y}
+    def fdiff(self, argindex=1):
+        raise NotImplementedError
+
+
+def _opaque(name: str, f) -> type:
+    return type(name, (_Opaque,), {"_imp_": staticmethod(f)})
+
+
+# adiff's printed names as SymPy reads them: the same function where SymPy has it, else one
+# opaque call with its values (mpmath)
+ADIFF_NAMES = {
+    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "asin": sp.asin, "acos": sp.acos, "atan": sp.atan,
+    "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "asinh": sp.asinh, "acosh": sp.acosh,
+    "atanh": sp.atanh, "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs, "sign": sp.sign,
+    "max": sp.Max, "min": sp.Min, "atan2": sp.atan2, "pow": sp.Pow, "pi": sp.pi, "e": sp.E,
+    "where": lambda c, a, b: sp.Piecewise((a, c), (b, True)),
+    "log2": _opaque("log2", lambda u: mpmath.log(u, 2)), "log10": _opaque("log10", mpmath.log10),
+    "cbrt": _opaque("cbrt", mpmath.cbrt), "sigmoid": _opaque("sigmoid", lambda u: 1 / (1 + mpmath.exp(-u))),
+    "relu": _opaque("relu", lambda u: max(u, 0)), "softplus": _opaque("softplus", lambda u: mpmath.log1p(mpmath.exp(u))),
+    "hypot": _opaque("hypot", mpmath.hypot), "floor": Floor, "ceil": Ceil, "round": Round,
+}
+
+
+def adiff_derivative(text: str, var: str) -> sp.Expr:
+    """adiff's printed derivative (the text `adiff diff` prints), read by SymPy: `·` is `*`,
+    `^` is `**`, shared parts (t1 = ...) substituted where they are used."""
+    from autodiff_cli.api import diff
+
+    (result,) = diff(text, wrt=var)
+    local: dict[str, object] = {**ADIFF_NAMES, "x": X, "y": Y}
     expr = None
-    for line in results_code(diff(text, wrt=var), "sympy").splitlines():
-        name, _, rhs = line.partition(" = ")
-        expr = sp.parse_expr(rhs, local_dict=local)
-        local[name] = expr
+    for name, line in result.statements():
+        expr = sp.parse_expr(line.replace("·", "*").replace("^", "**"), local_dict=local)
+        if name:
+            local[name] = expr
     return expr
 
 
