@@ -6,7 +6,8 @@
    `adiff grad -f samples/dense_2_2_2.adiff` (goal: within 1.3x: training adds little to
    start-up); median of --runs interleaved runs, so both see the same load on a shared machine.
 2. In process, per step at batch size 1 on the 2-2-2 network: training.fit against the same
-   training written by hand in numpy (forward, backpropagation, update; goal: at most 3x).
+   training written by hand in numpy (forward, backpropagation, update; goal: at most 3x); the
+   runs of the two alternate, as in 1, and in 3.
    The trained weights of both are checked to agree first.
 3. A 64-256-10 network, softmax cross-entropy, 20,000 synthetic samples, batch size 128,
    3 epochs: training.fit against numpy by hand (goal: within 1.5x), and peak memory of each
@@ -38,6 +39,18 @@ FIT_ARGS = ["--params", "W1,b1,W2,b2", "--samples", "X,Y", "--batch-size", "1", 
             "--epochs", "120", "--no-shuffle", "--predict", "P",
             "--query", "X=[[0.9,0.1],[0.1,0.9],[0.8,0],[0.2,0.9]]"]
 LARGE = "H = relu(X @ W1 + b1); Z = H @ W2 + b2\nloss = -mean(sum(Y * log(softmax(Z, axis=-1)), axis=-1))"
+
+
+def interleaved(fns: list, runs: int) -> list[float]:
+    """The median time of each function, their runs taken in turn (one of each, `runs` times),
+    so that all of them see the same load on a shared machine."""
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(runs):
+        for fn, into in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            into.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def wall(cmd: list[str]) -> float:
@@ -115,8 +128,7 @@ def main() -> None:
     by_hand = dense_by_hand(data, 1.0, 120)
     for k in by_hand:
         assert np.allclose(trained[k], by_hand[k], rtol=1e-10, atol=1e-12), k
-    ours_s = median_time(ours, args.runs)
-    hand_s = median_time(lambda: dense_by_hand(data, 1.0, 120), args.runs)
+    ours_s, hand_s = interleaved([ours, lambda: dense_by_hand(data, 1.0, 120)], args.runs)
     print(f"2. in process, 2-2-2 network, batch size 1, 240 steps, median of {args.runs}")
     print(f"   numpy by hand          {hand_s / 240 * 1e6:8.1f} us per step")
     print(f"   adiff training.fit     {ours_s / 240 * 1e6:8.1f} us per step   ratio {ours_s / hand_s:.1f} "
@@ -139,9 +151,8 @@ def main() -> None:
         want = softmax_by_hand(large, 0.1, 128, 3)
         for k in want:
             assert np.allclose(got[k], want[k], rtol=1e-8, atol=1e-10), k
-        runs = max(1, args.runs // 2)
-        big_ours = median_time(ours_large, runs)
-        big_hand = median_time(lambda: softmax_by_hand(large, 0.1, 128, 3), runs)
+        runs = args.runs
+        big_ours, big_hand = interleaved([ours_large, lambda: softmax_by_hand(large, 0.1, 128, 3)], runs)
         mem_ours, mem_hand = peak(ours_large), peak(lambda: softmax_by_hand(large, 0.1, 128, 3))
         print(f"3. in process, 64-256-10 softmax cross-entropy, 20,000 samples, batch 128, 3 epochs, "
               f"median of {runs}")
