@@ -86,6 +86,7 @@ class Store:
         self._index: dict[Any, int] = {}
         self._nums: dict[Any, int] = {}
         self.constant: list[bool] = []  # no input in it (log(2), pi/2)
+        self.nonneg: list[bool] = []  # never negative where defined (x^2 + y^2, exp(a))
         self.ops: list[int] = []  # operations as printed (about sympy.count_ops): what "shorter" means
         self.one = self.num(1)  # the exponent of a plain factor
         self.conditions: dict[int, None] = {}  # ids of a with exp(log(a)) = a used: a > 0 assumed
@@ -118,6 +119,7 @@ class Store:
         self.ops.append(self._operations(kind, data))
         self.constant.append(all(self.constant[c] for c in children) if children
                              else kind == NUM or (kind == ATOM and data[0] == "const"))
+        self.nonneg.append(self._nonnegative(kind, data))
         self._index[index_key] = len(self.nodes) - 1
         return len(self.nodes) - 1
 
@@ -141,6 +143,18 @@ class Store:
         const, terms = data
         total = len(terms) - 1 + int(const != 0)
         return total + sum(ops[t] + int(abs(c) != 1) for t, c in terms)
+
+    def _nonnegative(self, kind: str, data: Any) -> bool:
+        if kind == NUM:
+            return data == data and data >= 0
+        if kind == FN:
+            return data[0] in ("exp", "sqrt", "abs", "cosh", "relu", "sigmoid", "softplus")
+        if kind == MUL:
+            return data[0] > 0 and all(self.nonneg[b] or (_is_int(self.value(e)) and self.value(e) % 2 == 0)
+                                       for b, e in data[1])
+        if kind == ADD:
+            return data[0] >= 0 and all(c > 0 and self.nonneg[t] for t, c in data[1])
+        return False
 
     def num(self, value: Any) -> int:
         v = number(value)
@@ -445,6 +459,8 @@ class Store:
                                                                  if (t, c) not in logs])
                     return self.mul([(self.nodes[t][1][1][0], self.num(c)) for t, c in logs]
                                     + [(self.fn("exp", (rest,)), self.one)])
+        if op in ("abs", "relu") and self.nonneg[args[0]]:  # abs(x^2 + 1) = x^2 + 1
+            return args[0]
         if op == "where" and values[0] is not None:
             return args[1] if values[0] else args[2]
         return None
@@ -485,7 +501,8 @@ class Store:
         return ()
 
 
-_SPECIAL = {"sqrt", "log", "log2", "log10", "exp", "where"}  # functions with identities in Store._simpler
+# functions with identities in Store._simpler
+_SPECIAL = {"sqrt", "log", "log2", "log10", "exp", "where", "abs", "relu"}
 _SUMS = {"add": (1, 1), "sub": (1, -1), "neg": (-1,)}
 _PRODUCTS = {"mul": (1, 1), "div": (1, -1)}
 
@@ -684,10 +701,14 @@ def _pull_common(store: Store, i: int) -> int:
             least, most = min(values), max(values)
             if least > 0:
                 common[b] = store.num(least)
-            elif most < 0 and store.constant[b]:  # (log(x) + 1)/log(2), not log(x)/log(2) + 1/log(2)
-                common[b] = store.num(most)
+            elif most < 0 and (store.constant[b] or least == most):
+                common[b] = store.num(most)  # (log(x) + 1)/log(2), not log(x)/log(2) + 1/log(2)
         elif all(x == exps[0] for x in exps):
             common[b] = exps[0]
+        else:  # x^(s - 1)·a + x^s·b → x^(s - 1)·(a + x·b): exponents that differ by numbers
+            apart = [store.value(store.add([(ONE, x), (-ONE, exps[0])])) for x in exps]
+            if all(_is_int(d) for d in apart):
+                common[b] = store.add([(ONE, exps[0]), (min(apart), store.one)])
     if not common:
         return i
     coefficients = [c for c, _ in per_term]

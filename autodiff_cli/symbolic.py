@@ -32,7 +32,7 @@ class Formula:
     builder: Builder
     node: int
     labels: dict[int, str]
-    conditions: list[int] = field(default_factory=list)  # nodes `a > 0` assumed (exp(log(a)) = a)
+    conditions: list[str] = field(default_factory=list)  # `a > 0` assumed (exp(log(a)) = a)
 
     @property
     def graph(self) -> Graph:
@@ -47,7 +47,7 @@ class Formula:
         return to_text(self.graph, self.node, self.labels, limit=limit, strict=False)
 
     def condition_texts(self) -> list[str]:
-        return [to_text(self.graph, c, self.labels, strict=False) for c in self.conditions]
+        return list(self.conditions)
 
     def size(self) -> int:
         """Nodes in the formula's graph that the expression reaches (its DAG size)."""
@@ -75,9 +75,10 @@ def node_expressions(program: Program, builder: Builder, symbols: set[int]) -> t
 
 def adjoint_expressions(graph: Graph, target: int, args: list, outputs: list, builder: Builder,
                         stop: set[int] | frozenset[int] = frozenset(),
-                        fit_shapes: bool = False) -> dict[int, Sym]:
+                        fit_shapes: bool = False, only: set[int] | None = None) -> dict[int, Sym]:
     """The reverse sweep on expressions: ∂target/∂node for every node the target reaches.
-    Nodes in `stop` are held independent (persistent-tape semantics): nothing flows through.
+    Nodes in `stop` are held independent (persistent-tape semantics): nothing flows through;
+    with `only`, nothing flows to nodes outside it (those that do not depend on the variable).
     With `fit_shapes` (derivatives evaluated on arrays), each contribution is summed to its
     argument's shape where numpy broadcast it."""
     seed = builder.const(1.0)
@@ -93,7 +94,7 @@ def adjoint_expressions(graph: Graph, target: int, args: list, outputs: list, bu
         arg_exprs = [args[a] for a in node.args]
         for i, arg in enumerate(node.args):
             rule = entry.partial(i)
-            if graph[arg].op == "const" or rule is None:
+            if graph[arg].op == "const" or rule is None or (only is not None and arg not in only):
                 continue
             if isinstance(rule, Linear):
                 try:
@@ -131,36 +132,60 @@ class NoClosedForm(UsageError):
     def __init__(self, op_name: str, node: Any, statement: Any = None):
         self.op_name, self.node = op_name, node
         name = getattr(statement, "name", None)
-        where = (f" (in {name}, line {statement.line})" if name else f" (line {statement.line})") \
-            if statement is not None else ""
+        where = f" (in {name})" if name else ""  # the line is the error's own place
         super().__init__(f"no symbolic derivative through {op_name}{where}: it is an array operation "
                          "(matrix calculus is not implemented); adiff grad and adiff compare give its value",
                          line=getattr(statement, "line", None))
 
 
-def canonical(graph: Graph, node: int, labels: dict[int, str], expand: bool = False) -> Formula:
+def canonical(graph: Graph, node: int, labels: dict[int, str], expand: bool = False,
+              assumed: list[str] | None = None) -> Formula:
     """A formula in canonical, simplest form (algebra), laid out for printing (printing.present):
-    common factors pulled out, or with `expand` the expanded sum."""
+    common factors pulled out, or with `expand` the expanded sum. `assumed`: conditions already
+    used on the way (a > 0 where exp(log(a)) = a)."""
     store, root = canonical_form(graph, node, factor=not expand)
     g, top, conditions = present(store, root)
-    return Formula(Builder(g, simplify=False), top, labels, conditions)
+    texts = [to_text(g, c, labels, strict=False) for c in conditions]
+    return Formula(Builder(g, simplify=False), top, labels, list(dict.fromkeys([*(assumed or []), *texts])))
 
 
 def derivative(program: Program, target: int, wrt: int, factored: bool = False,
                expand: bool = False) -> Formula:
     """∂target/∂wrt as a formula. `wrt` may be an input or a named step, held independent.
-    Factored, the program's named steps appear by name; expanded, only inputs remain."""
+    Factored, the program's named steps appear by name; expanded, only inputs remain, and the
+    target is brought to its simplest form before it is differentiated (abs(x^2) is x^2)."""
+    if not factored and program.graph[wrt].op == "input":
+        simplest, top, variable, assumed = _canonical_program(program, target, wrt)
+        try:
+            return _derivative(simplest, top, variable, False, expand, assumed)
+        except NoClosedForm:
+            pass  # said below, naming the program's own statement
+    return _derivative(program, target, wrt, factored, expand, [])
+
+
+def _derivative(program: Program, target: int, wrt: int, factored: bool, expand: bool,
+                assumed: list[str]) -> Formula:
     builder = Builder(simplify=False)
     graph = program.graph
     held = {wrt} if graph[wrt].op != "input" else set()
     named = {n for n in program.labels if graph[n].op != "input"} if factored else set()
     args, outputs = node_expressions(program, builder, named | held)
+    on_the_way = graph.descendants([wrt])  # adjoints of nodes that do not depend on wrt are not needed
     try:
-        adjoints = adjoint_expressions(graph, target, args, outputs, builder, held)
+        adjoints = adjoint_expressions(graph, target, args, outputs, builder, held, only=on_the_way)
     except NoClosedForm as error:
         raise NoClosedForm(error.op_name, error.node, program.statement_of(error.node)) from None
     result = adjoints.get(wrt, builder.const(0.0))
-    return canonical(builder.graph, result.id, {}, expand)
+    return canonical(builder.graph, result.id, {}, expand, assumed)
+
+
+def _canonical_program(program: Program, target: int, wrt: int) -> tuple[Program, int, int, list[str]]:
+    """The target in canonical form, as a program of its own, and the conditions assumed."""
+    store, root = canonical_form(program.graph, target, factor=False)
+    graph, top, conditions = present(store, root)
+    assumed = [to_text(graph, c, strict=False) for c in conditions]
+    variable = graph.add("input", (), program.graph[wrt].attr)
+    return Program(graph=graph, source=program.source), top, variable, assumed
 
 
 GROWTH = 5  # an order's formula is about this many times the size of the one before (measured)
@@ -195,7 +220,7 @@ def differentiate(formula: Formula, wrt_name: str, expand: bool = False) -> Form
     wrt = graph.add("input", (), wrt_name)
     adjoints = adjoint_expressions(graph, top, exprs, exprs, builder)
     result = adjoints.get(wrt, builder.const(0.0))
-    return canonical(graph, result.id, formula.labels, expand)
+    return canonical(graph, result.id, formula.labels, expand, formula.conditions)
 
 
 def derivative_in_program(graph: Graph, target: int, wrt: int) -> int:

@@ -172,8 +172,10 @@ ADIFF_NAMES = {
     "max": sp.Max, "min": sp.Min, "atan2": sp.atan2, "pow": sp.Pow, "pi": sp.pi, "e": sp.E,
     "where": lambda c, a, b: sp.Piecewise((a, c), (b, True)),
     "log2": _opaque("log2", lambda u: mpmath.log(u, 2)), "log10": _opaque("log10", mpmath.log10),
-    "cbrt": _opaque("cbrt", mpmath.cbrt), "sigmoid": _opaque("sigmoid", lambda u: 1 / (1 + mpmath.exp(-u))),
-    "relu": _opaque("relu", lambda u: max(u, 0)), "softplus": _opaque("softplus", lambda u: mpmath.log1p(mpmath.exp(u))),
+    "cbrt": _opaque("cbrt", mpmath.cbrt),
+    "sigmoid": _opaque("sigmoid", lambda u: 1 / (1 + mpmath.exp(-u))),
+    "relu": _opaque("relu", lambda u: max(u, 0)),
+    "softplus": _opaque("softplus", lambda u: mpmath.log1p(mpmath.exp(u))),
     "hypot": _opaque("hypot", mpmath.hypot), "floor": Floor, "ceil": Ceil, "round": Round,
 }
 
