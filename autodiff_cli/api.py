@@ -212,6 +212,9 @@ def diff(program: str | Program, *, of: str | list[str] | None = None, wrt: str 
         if len(names_listed(wrt)) > 1:
             notes_asked.append(f"--wrt {','.join(names)}: each partial (--mixed {','.join(names)} gives "
                                "the mixed derivative)")
+    if not sequences:
+        raise UsageError("the program has no inputs, so there is nothing to differentiate with respect to "
+                         "(a named step can be given with --wrt NAME)")
     unique = list(dict.fromkeys(n for seq in sequences for n in seq))
     named = dict(zip(unique, resolve(prog, unique, "--wrt"), strict=True))
     point = input_values(prog, {**(at or {}), **inputs}) if (at or inputs) else None
@@ -247,7 +250,7 @@ def diff(program: str | Program, *, of: str | list[str] | None = None, wrt: str 
             assumed = [f"assumed {c} (exp(log(a)) = a holds for a > 0)" for c in formula.condition_texts()]
             results.append(DiffResult(of_name, seq, formula, prog, (target, nodes[0]), value, point,
                                       notes + assumed, warnings))
-    if len(failed) == len(results):
+    if failed and len(failed) == len(results):
         raise failed[0]
     return results
 
