@@ -103,12 +103,25 @@ def adjoint_expressions(graph: Graph, target: int, args: list, outputs: list, bu
                 except NoClosedForm as error:
                     raise NoClosedForm(error.op_name, nid) from None
             else:
-                contribution = builder.apply("mul", (rule(*arg_exprs, outputs[nid]), adj))
+                contribution = _times(builder, rule(*arg_exprs, outputs[nid]), adj)
                 if fit_shapes:
                     contribution = builder.apply("fit", (contribution, arg_exprs[i]))
             previous = adjoints.get(arg)
             adjoints[arg] = contribution if previous is None else previous + contribution
     return adjoints
+
+
+def _times(builder: Builder, partial: Any, adj: Sym) -> Sym:
+    """partial·adj, without a node for a factor 1 (the sum's partials, the seed)."""
+    graph = builder.graph
+    if not isinstance(partial, Sym):
+        if partial == 1:
+            return adj
+    elif graph[partial.id].op == "const" and graph[partial.id].attr == (1.0, None):
+        return adj
+    if graph[adj.id].op == "const" and graph[adj.id].attr == (1.0, None):
+        return partial if isinstance(partial, Sym) else builder.const(float(partial))
+    return builder.apply("mul", (partial, adj))
 
 
 def _array_contribution(entry: Any, rule: Linear, node: Any, i: int, adj: Sym, args: list, y: Sym,
@@ -154,13 +167,20 @@ def derivative(program: Program, target: int, wrt: int, factored: bool = False,
     """∂target/∂wrt as a formula. `wrt` may be an input or a named step, held independent.
     Factored, the program's named steps appear by name; expanded, only inputs remain, and the
     target is brought to its simplest form before it is differentiated (abs(x^2) is x^2)."""
-    if not factored and program.graph[wrt].op == "input":
+    graph = program.graph
+    if not factored and graph[wrt].op == "input" and any(graph[n].op in _SIMPLER_FIRST
+                                                         for n in graph.ancestors([target])):
         simplest, top, variable, assumed = _canonical_program(program, target, wrt)
         try:
             return _derivative(simplest, top, variable, False, expand, assumed)
         except NoClosedForm:
             pass  # said below, naming the program's own statement
     return _derivative(program, target, wrt, factored, expand, [])
+
+
+# operations whose canonical form can drop a factor from the derivative: abs(x^2) = x^2 (no
+# sign(x^2)), log(exp(a)) = a, exp(log(a)) = a; other programs are differentiated as written
+_SIMPLER_FIRST = {"abs", "relu", "log", "log2", "log10"}
 
 
 def _derivative(program: Program, target: int, wrt: int, factored: bool, expand: bool,
