@@ -390,7 +390,13 @@ class Store:
                 partner = plain.get((cos, arg))
                 if name == sin and partner is not None:
                     factors = [f for f in factors if f[0] not in (b, partner)]
-                    factors.append((self.fn(sin, (self.scale(2, arg),)), self.one))
+                    double = self.fn(sin, (self.scale(2, arg),))
+                    same = [k for k, f in enumerate(factors) if f[0] == double]  # sin(2·x) met again
+                    if same:
+                        k = same[0]
+                        factors[k] = (double, self.add([(ONE, factors[k][1]), (ONE, self.one)]))
+                    else:
+                        factors.append((double, self.one))
                     return number(Fraction(coeff) / 2) if not isinstance(coeff, float) else coeff / 2, factors
         return coeff, factors
 

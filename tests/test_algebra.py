@@ -124,6 +124,13 @@ def canonical_text(text: str, factor: bool = True) -> str:
     ("x^x*log(x) + x^x", "x^x·(log(x) + 1)"),
     ("(x^2)^(1/2)", "sqrt(x^2)"),
     ("sqrt(x)^2", "x"),
+    ("cos(x)^2 - sin(x)^2", "cos(2·x)"),
+    ("2*sin(x)*cos(x)*sin(2*x)", "sin(2·x)^2"),  # the double angle meets its own kind
+    ("1 - sin(x)^2", "cos(x)^2"),
+    ("cosh(x)^2 - sinh(x)^2", "1"),
+    ("abs(x^2 + 1)", "x^2 + 1"),
+    ("1/(x + 1) - x/(x + 1)^2", "1/(x + 1)^2"),
+    ("log2(x)", "log(x)/log(2)"),
 ])
 def test_canonical_forms(text: str, expected: str) -> None:
     assert canonical_text(text) == expected
