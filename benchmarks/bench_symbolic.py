@@ -1,9 +1,14 @@
-"""Symbolic differentiation speed (issue: compare/diff), with SymPy on the same work.
+"""Symbolic differentiation: how simple the formulas are, and how fast (issue 12).
 
-    python benchmarks/bench_symbolic.py
+    python benchmarks/bench_symbolic.py [--corpus-only | --speed-only]
 
+0. The corpus measure (tests/symbolic_corpus.py, a few hundred derivatives): the share of
+   adiff's printed derivatives equal to SymPy's at random points, not longer than SymPy's
+   simplify(diff(f)) (sympy.count_ops), at most 1.5 times as long; and the worst ten.
 1. `adiff diff` of a 10,000-deep nesting sin(sin(...x)) and of a 10,000-term sum
-   sin(1*x)+...+sin(10000*x), whole process (goal: under 1.5 s each).
+   sin(1*x)+...+sin(10000*x), whole process (goal: under 1.5 s each), and of 100,000 (goal:
+   within 12x of 10,000), with `python -c "import numpy, rich, typer, lark"` as the baseline
+   measured in the same run.
 2. The derivative's size (nodes of its DAG) at n = 1,000 and 10,000: linear means 10x.
 3. SymPy's diff on the same expressions (expression built iteratively, then sympy.diff),
    each size in its own process with a time limit: where it stops, and the time ratio.
@@ -57,19 +62,48 @@ def sympy_time(kind: str, n: int, limit: float = 120) -> tuple[float | None, str
     return float(proc.stdout), f"{float(proc.stdout):.3f} s (diff only)"
 
 
+def corpus_figures() -> None:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    import symbolic_corpus
+
+    rows, figures = symbolic_corpus.measure()
+    print(f"0. corpus of {figures['cases']} derivatives against SymPy")
+    print(f"   equal to SymPy's derivative at random points: {figures['agree']:.1%}")
+    print(f"   not longer than SymPy's simplify (count_ops): {figures['not_longer']:.1%}  (goal >= 80%)")
+    print(f"   at most 1.5x as long:                         {figures['within_1_5']:.1%}  (goal >= 99%)")
+    print("   the worst ten (adiff's size / SymPy's):")
+    for r in sorted(rows, key=lambda r: -r["ratio"])[:10]:
+        print(f"   {r['ratio']:.2f}  {r['adiff_ops']:>3} / {r['sympy_ops']:<3} d/d{r['wrt']} {r['f']}")
+
+
+def speed() -> None:
+    adiff = adiff_command()
+    print("1. adiff diff, whole process, median of 3")
+    base = timed([sys.executable, "-c", "import numpy, rich, typer, lark"])
+    print(f"   baseline: python -c 'import numpy, rich, typer, lark' {base:.2f} s")
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("nesting", "sum"):
+            times = {}
+            for n in (10_000, 100_000):
+                path = os.path.join(tmp, f"{kind}{n}.adiff")
+                with open(path, "w") as f:
+                    f.write(program(kind, n))
+                times[n] = timed([*adiff, "diff", "-f", path])
+            print(f"   {kind:8s} n=10,000  {times[10_000]:.2f} s ({times[10_000] / base:.1f}x the baseline; "
+                  f"goal < 1.5 s); n=100,000 {times[100_000]:.2f} s = {times[100_000] / times[10_000]:.1f}x "
+                  "(goal <= 12x)")
+
+
 def main() -> None:
     from autodiff_cli.parse import parse
     from autodiff_cli.symbolic import derivative
 
+    if "--speed-only" not in sys.argv:
+        corpus_figures()
+    if "--corpus-only" in sys.argv:
+        return
+    speed()
     adiff = adiff_command()
-    print("1. adiff diff, whole process, median of 3")
-    with tempfile.TemporaryDirectory() as tmp:
-        for kind in ("nesting", "sum"):
-            path = os.path.join(tmp, f"{kind}.adiff")
-            with open(path, "w") as f:
-                f.write(program(kind, 10_000))
-            t = timed([*adiff, "diff", "-f", path])
-            print(f"   {kind:8s} n=10,000  {t:.2f} s  (goal < 1.5 s)")
 
     print("2. size of the derivative (DAG nodes)")
     for kind in ("nesting", "sum"):
