@@ -85,6 +85,23 @@ def test_png_and_svg_of_the_graph(run, tmp_path):
     assert text.lstrip().startswith("<?xml") and "<svg" in text and "sigmoid" in text
 
 
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_a_large_picture_is_laid_out_with_straight_edges(run, tmp_path, monkeypatch):
+    """dot's default layout of a 200-node sum ran for half a minute: a large picture is drawn
+    with straight edges and a bounded crossing search; a small one keeps dot's curves."""
+    import subprocess
+
+    calls = []
+    real = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda args, **kw: calls.append(args) or real(args, **kw))
+    program = " + ".join(f"sin({k}*x)" for k in range(1, 80))
+    assert run("graph", program, "--at", "x=0.5", "--format", "svg", "--max-nodes", "200",
+               "-o", str(tmp_path / "big.svg"))[0] == 0
+    assert "-Gsplines=line" in calls[-1] and "<svg" in (tmp_path / "big.svg").read_text()
+    assert run("graph", *PERCEPTRON, "--format", "svg", "-o", str(tmp_path / "small.svg"))[0] == 0
+    assert "-Gsplines=line" not in calls[-1]
+
+
 def test_without_dot_the_dot_text_is_kept_and_the_fix_said(shell, tmp_path):
     bare = tmp_path / "bin"
     bare.mkdir()
