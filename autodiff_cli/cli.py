@@ -533,6 +533,10 @@ def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noq
     if save is not None and save.suffix != ".adiff":
         raise UsageError(f"--save {save}: the program is saved to a .adiff file")
     prog = parse(read_program(program, file))
+    if save is not None:
+        from .rewrite import save_atomically, value_places, with_values
+
+        value_places(prog, names_listed(params))  # a --save that cannot be done fails before training
     queried = {name: value_of(text, name) for name, text in parse_at(query).items()}
     out = sys.stderr if json_ else sys.stdout
     with render_fit.FitProgress(out, quiet=json_ and not render.wants_rich(out)) as progress:
@@ -547,11 +551,13 @@ def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noq
     if result.interrupted:
         sys.stderr.write(f"interrupted: stopped after {result.steps_done} steps "
                          f"({len(result.epoch_losses)} whole epochs); the state reached follows\n")
+    unsaved = None
     if save is not None and not result.check_failed:
-        from .rewrite import save_atomically, with_values
-
-        save_atomically(str(save), with_values(prog, result.trained))
-        result.saved = str(save)
+        try:
+            save_atomically(str(save), with_values(prog, result.trained))
+            result.saved = str(save)
+        except AdiffError as err:  # the results are shown all the same, then the error
+            unsaved = err
     if json_:
         sys.stdout.write(render.to_json(render_fit.fit_document(result)) + "\n")
     else:
@@ -561,6 +567,9 @@ def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noq
         drawn = render_fit.loss_plot(result, None if plot == "-" else plot, colour=_colour())
         if drawn:
             (sys.stderr if json_ else sys.stdout).write(drawn + "\n")
+    if unsaved is not None:
+        sys.stderr.write(unsaved.render() + "\n")
+        return unsaved.exit_code
     return result.exit_code
 
 
