@@ -105,8 +105,9 @@ def fit_tables(result: Any, digits: int = 6, full: bool = False) -> list[Table]:
         params.rows.append([name, fmt(result.initial[name], digits, full),
                             fmt(result.trained[name], digits, full)])
     after = "" if result.loss_after is None else f", {fmt(result.loss_after, digits)} after"
+    steps = f"{result.steps_done} step" + ("" if result.steps_done == 1 else "s")
     params.notes.append(f"{result.cost} over all samples: {fmt(result.loss_before, digits)} "
-                        f"before{after}; {result.steps_done} steps; {result.seconds:.2f} s")
+                        f"before{after}; {steps}; {result.seconds:.2f} s")
     params.notes.extend(f"note: {n}" for n in result.notes)
     if result.saved:
         params.notes.append(f"saved the trained program to {result.saved}")

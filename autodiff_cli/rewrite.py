@@ -65,24 +65,34 @@ def _value_span(text: str, start: int) -> int:
     return i
 
 
+def value_places(program: Program, names: list[str]) -> dict[str, tuple[int, int]]:
+    """Where each input's declared value is in the source: (start, end) of the text after
+    `NAME =`; an input with no value written in the program is an error (before training, so
+    that nothing is trained for a --save that cannot be done)."""
+    text = program.source
+    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    places = {}
+    for name in names:
+        stmt = next((s for s in program.statements if s.name == name), None)
+        if stmt is None or name not in program.defaults:
+            raise UsageError(f"--save: {name} has no value written in the program to replace; "
+                             f"add a line {name} = ... to the program")
+        assignment = re.compile(rf"(?<![\w.]){re.escape(name)}\s*=(?!=)\s*")
+        found = assignment.search(text, line_starts[stmt.line - 1])
+        if found is None:
+            raise UsageError(f"--save: cannot find '{name} =' on line {stmt.line}")
+        places[name] = (found.end(), _value_span(text, found.end()))
+    return places
+
+
 def with_values(program: Program, values: dict[str, Any]) -> str:
     """The program's source with each named input's declared value replaced."""
     text = program.source
-    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    spans = []
-    for name, value in values.items():
-        stmt = next((s for s in program.statements if s.name == name), None)
-        if stmt is None or name not in program.defaults:
-            raise UsageError(f"--save: {name} has no value written in the program to replace "
-                             f"(it was given with --at); add a line {name} = ... to the program")
-        begin = line_starts[stmt.line - 1]
-        found = re.compile(rf"(?<![\w.]){re.escape(name)}\s*=(?!=)\s*").search(text, begin)
-        if found is None:
-            raise UsageError(f"--save: cannot find '{name} =' on line {stmt.line}")
-        start = found.end()
+    edits = []
+    for name, (start, end) in value_places(program, list(values)).items():
         column = start - text.rfind("\n", 0, start) - 1
-        spans.append((start, _value_span(text, start), value_text(value, column)))
-    for start, end, new in sorted(spans, reverse=True):
+        edits.append((start, end, value_text(values[name], column)))
+    for start, end, new in sorted(edits, reverse=True):
         text = text[:start] + new + text[end:]
     return text
 

@@ -269,3 +269,16 @@ def test_cli_bad_options_exit_code_2(run, args, message):
     code, out, err = run("fit", FROM3, "--params", "W1,b1,W2,b2", "--samples", "X,Y", *args)
     assert code == 2, out + err
     assert message in err and "Traceback" not in err
+
+
+def test_a_save_that_cannot_be_done(run, tmp_path):
+    """A parameter with no value in the program fails before training; a folder that cannot be
+    written fails after it, with the results shown first."""
+    program = "X = [1, 2]; Y = [2, 4]; loss = mean((X*w - Y)^2)"
+    code, out, err = run("fit", program, "--at", "w=0.5", "--params", "w", "--samples", "X,Y",
+                         "--save", str(tmp_path / "out.adiff"))
+    assert code == 2 and out == "" and "w has no value written in the program" in err
+    code, out, err = run("fit", "X = [1, 2]; Y = [2, 4]; w = 0.5\nloss = mean((X*w - Y)^2)", "--params", "w",
+                         "--samples", "X,Y", "--save", str(tmp_path / "missing" / "out.adiff"))
+    assert code == 2 and "Parameters" in out and "cannot write there" in err
+    assert list(tmp_path.iterdir()) == []
