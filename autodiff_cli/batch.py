@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .api import grad
-from .engine import forward
+from .engine import forward, nonfinite_on_the_way
 from .errors import EXIT_CHECK, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, AdiffError, UsageError
 from .inputs import EXPECT_ATOL, EXPECT_RTOL, input_values, read_text
 from .parse import parse
@@ -88,6 +88,9 @@ def run_text(text: str, name: str, rtol: float = EXPECT_RTOL, atol: float = EXPE
     try:
         program = parse(text)
         values, _ = forward(program, input_values(program, {}, from_command_line=False))
+        through = nonfinite_on_the_way(program, values, [program.target, *[e.node for e in program.expects]])
+        if through is not None:  # a finite value computed through a nan or inf: not an answer
+            result.error, result.error_code, result.finite = through.message, EXIT_CHECK, False
         for e in program.expects:
             ok, difference, tolerance = _within(values[e.lhs], values[e.rhs], e.tol, rtol, atol)
             result.expects.append(ExpectResult(e.text, e.line, ok, values[e.lhs], values[e.rhs],

@@ -250,6 +250,21 @@ def first_nonfinite(program: Program, values: list[Any]) -> Diagnostic | None:
     return None
 
 
+def _selected(node: Any, args: list[Any]) -> set[int]:
+    """The argument positions a selecting operation's output may depend on at these values
+    (where's condition always; a branch only where it is taken somewhere)."""
+    if node.op == "where":
+        return {0} | ({1} if np.any(args[0]) else set()) | ({2} if not np.all(args[0]) else set())
+    if node.op == "relu":
+        return {0} if np.any(args[0] > 0) else set()
+    if node.op in ("max", "min"):
+        a, b = args
+        first = np.any(a >= b) if node.op == "max" else np.any(a <= b)
+        second = np.any(b >= a) if node.op == "max" else np.any(b <= a)
+        return ({0} if first else set()) | ({1} if second else set())
+    return set(range(len(args)))
+
+
 def nonfinite_on_the_way(program: Program, values: list[Any], targets: list[int]) -> Diagnostic | None:
     """A finite target computed through a nan or inf (exp(200·x)^2 overflowing, then 1/inf = 0):
     the first node where such a value appeared, explained; None when every finite target is
@@ -261,10 +276,10 @@ def nonfinite_on_the_way(program: Program, values: list[Any], targets: list[int]
         node = graph[node_id]
         bad = not _all_finite(values[node_id])
         tainted = [origin[a] for a in node.args if a in origin]
-        if tainted and node.op in SELECTING and not bad:  # unselected non-finite elements do not count
-            tainted = [origin[a] for a in node.args if a in origin and _all_finite(values[a])]
-            if node.op == "where" and node.args[0] in origin:
-                tainted.append(origin[node.args[0]])
+        if tainted and node.op in SELECTING and not bad:  # what is not selected does not count
+            chosen = _selected(node, [values[a] for a in node.args])
+            tainted = [origin[a] for i, a in enumerate(node.args)
+                       if a in origin and i in chosen and _all_finite(values[a])]
         if tainted:
             origin[node_id] = tainted[0]
         elif bad:
