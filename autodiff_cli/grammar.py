@@ -194,7 +194,7 @@ class _State:
         self.program = Program(graph=Graph(), source=source)
         self.literals: set[int] = set()  # const nodes written as number literals
         self.first_use: dict[str, Token] = {}
-        self.applications: dict[int, tuple[Token, str]] = {}  # sin x: node -> (sin, "x"), for messages
+        self.applications: dict[int, tuple[Token, int]] = {}  # sin x: node -> (sin, x), for messages
         self.last_line = 1  # line of the latest name, number or call: where a bare statement is
         self.lines = source.split("\n")  # split once: a program may have 100,000 lines
 
@@ -308,13 +308,13 @@ class _State:
         """sin x, sin x^2, √x: a function applied to one name or number without parentheses."""
         called = Token.new_borrow_pos("FNAME", "sqrt", token) if token.type == "ROOT" else token
         node = self.call(called, [operand])
-        self.applications[node] = (token, self._text(operand))
+        self.applications[node] = (token, operand)  # its text only if a message needs it
         return node
 
     def ambiguous(self, applied: int, factor: int) -> int:
         """sin x y, sin 2x: sin(x·y) or sin(x)·y? Refused, with both ways to write it."""
-        token, operand = self.applications[applied]
-        fname, other = _shown(token), self._text(factor)
+        token, argument = self.applications[applied]
+        fname, operand, other = _shown(token), self._text(argument), self._text(factor)
         raise ParseError(f"this could mean {fname}({operand}·{other}) or {fname}({operand})·{other}: write "
                          f"{fname}({operand}*{other}) or {fname}({operand})*{other}", line=token.line,
                          column=token.column, source=self.program.source)
@@ -502,7 +502,8 @@ def read(source: str) -> Program:
         prog.target_name = name
         prog.statements[-1].name = name
     prog.first_use = state.first_use  # type: ignore[attr-defined]
-    prog.warnings += [glued for name in prog.inputs if (glued := _glued(prog, name)) is not None]
+    one_letter = {n for n in (*prog.inputs, *prog.bindings) if len(n) == 1}
+    prog.warnings += [glued for name in prog.inputs if (glued := _glued(prog, name, one_letter))]
     return prog
 
 
@@ -511,7 +512,7 @@ _GREEK = set("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu
              "sigma tau upsilon phi chi psi omega".split())
 
 
-def _glued(prog: Program, name: str) -> Notice | None:
+def _glued(prog: Program, name: str, one_letter: set[str]) -> Notice | None:
     """A warning for an input name that reads as a product of one-letter names or constants
     (xy, πx, PI), or as a function and a one-letter argument (sinx), and has no value in the
     program: the person may have meant x·y, π·x or sin(x)."""
@@ -523,7 +524,6 @@ def _glued(prog: Program, name: str) -> Notice | None:
         return Notice("warning", f"read '{name}' as one name; for {head}({rest}) write {head}({rest}) "
                       f"or {head} {rest}", name, line)
     folded = name.lower()
-    one_letter = {n for n in (*prog.inputs, *prog.bindings) if len(n) == 1}
     if not ("π" in name or "pi" in folded or len(name) == 2 or set(name) <= one_letter):
         return None
     if folded == "pi":

@@ -247,3 +247,18 @@ def test_a_byte_order_mark_before_a_program_is_skipped(run):
     doc, err = grad_json(run, "\ufeffx^2", "x=3")
     assert err == ""
     assert doc["gradients"]["f"]["x"] == 6
+
+
+def test_functions_without_parentheses_nest_deeply():
+    # sin sin … sin x, 20,000 deep: read and differentiated without recursion (a reading that
+    # built a message text per application was quadratic and took minutes here)
+    from autodiff_cli import grad
+
+    n, x = 20_000, 0.5
+    value, derivative = x, 1.0
+    for _ in range(n):
+        derivative *= math.cos(value)
+        value = math.sin(value)
+    result = grad("sin " * n + "x", x=x)
+    assert float(result.targets["f"]) == pytest.approx(value, rel=1e-12)
+    assert float(result.gradients["f"]["x"]) == pytest.approx(derivative, rel=1e-9)
