@@ -313,6 +313,8 @@ class _State:
 
     def ambiguous(self, applied: int, factor: int) -> int:
         """sin x y, sin 2x: sin(x·y) or sin(x)·y? Refused, with both ways to write it."""
+        while applied not in self.applications:  # 2 sin x y, -sin x y: the application ends the product
+            applied = self.graph[applied].args[-1]
         token, argument = self.applications[applied]
         fname, operand, other = _shown(token), self._text(argument), self._text(factor)
         raise ParseError(f"this could mean {fname}({operand}·{other}) or {fname}({operand})·{other}: write "

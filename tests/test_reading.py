@@ -81,6 +81,10 @@ def test_angles_in_degrees_are_converted_to_radians(run):
     ("sin x y", "sin(x·y) or sin(x)·y: write sin(x*y) or sin(x)*y", 1),
     ("sin 2x", "sin(2·x) or sin(2)·x: write sin(2*x) or sin(2)*x", 1),
     ("y + √x y", "√(x·y) or √(x)·y: write √(x*y) or √(x)*y", 5),
+    ("2 sin x y", "sin(x·y) or sin(x)·y: write sin(x*y) or sin(x)*y", 3),  # the application ends
+    ("y/sin x y", "sin(x·y) or sin(x)·y: write sin(x*y) or sin(x)*y", 3),  # a longer product
+    ("x √2 y", "√(2·y) or √(2)·y: write √(2*y) or √(2)*y", 3),
+    ("sin x cos x y", "cos(x·y) or cos(x)·y: write cos(x*y) or cos(x)*y", 7),
 ])
 def test_a_function_without_parentheses_then_a_factor_is_refused_with_both_readings(
         run, program, readings, column):
