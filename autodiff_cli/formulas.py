@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .algebra import canonical_form
 from .builder import Builder
 from .graph import Program, Ref
 from .ops import ATOM, FUNCTIONS, OPS, REQUIRED, Linear, Op, Sym
-from .printing import to_text
+from .printing import present, to_text
 
 
 def local_partial(builder: Builder, program: Program, node_id: int, arg_pos: int,
@@ -41,11 +42,13 @@ def local_partial(builder: Builder, program: Program, node_id: int, arg_pos: int
 def local_partial_formula(program: Program, node_id: int, arg_pos: int, limit: int = 80,
                           texts: Any = None) -> str:
     """The formula of ∂node/∂(its argument at arg_pos) as text (see local_partial)."""
-    builder = Builder(simplify=True)
+    builder = Builder(simplify=False)  # the canonical form does the simplifying, exactly
     formula = local_partial(builder, program, node_id, arg_pos, texts=texts)
     if formula is None:
         return f"(linear map: {OPS[program.graph[node_id].op].shown_name}'s vector-Jacobian product)"
-    return to_text(builder.graph, formula.id, limit=limit)
+    store, root = canonical_form(builder.graph, formula.id)  # as adiff diff prints formulas
+    graph, top, _ = present(store, root)
+    return to_text(graph, top, limit=limit)
 
 
 _ARG_NAMES = {1: ("x",), 2: ("a", "b"), 3: ("c", "a", "b")}

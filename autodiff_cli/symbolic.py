@@ -113,15 +113,19 @@ def adjoint_expressions(graph: Graph, target: int, args: list, outputs: list, bu
 
 def _times(builder: Builder, partial: Any, adj: Sym) -> Sym:
     """partial·adj, without a node for a factor 1 (the sum's partials, the seed)."""
-    graph = builder.graph
     if not isinstance(partial, Sym):
-        if partial == 1:
+        if type(partial) in (int, float) and partial == 1:
             return adj
-    elif graph[partial.id].op == "const" and graph[partial.id].attr == (1.0, None):
+    elif _is_one(builder.graph, partial.id):
         return adj
-    if graph[adj.id].op == "const" and graph[adj.id].attr == (1.0, None):
-        return partial if isinstance(partial, Sym) else builder.const(float(partial))
+    if _is_one(builder.graph, adj.id):
+        return partial if isinstance(partial, Sym) else builder.const(partial)
     return builder.apply("mul", (partial, adj))
+
+
+def _is_one(graph: Graph, node_id: int) -> bool:
+    node = graph[node_id]
+    return node.op == "const" and type(node.attr[0]) is float and node.attr == (1.0, None)
 
 
 def _array_contribution(entry: Any, rule: Linear, node: Any, i: int, adj: Sym, args: list, y: Sym,
