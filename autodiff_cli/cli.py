@@ -72,7 +72,8 @@ ConventionOpt = Annotated[Convention, typer.Option(
     "--convention",
     help="Partial used where an operation is not differentiable (abs or relu at 0, a max tie).")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="float64 (default) or float32 end to end.")]
-FullOpt = Annotated[bool, typer.Option("--full", help="Show every element of long arrays.")]
+FullOpt = Annotated[bool, typer.Option(
+    "--full", help="Show long arrays and long node texts whole (otherwise their first and last parts).")]
 AllNodesOpt = Annotated[bool, typer.Option("--all-nodes", help="Show every node, however many.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks of errors.")]
 SeedOpt = Annotated[int | None, typer.Option(

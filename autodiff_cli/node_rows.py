@@ -33,11 +33,15 @@ class NodeRow:
     adjoints: dict[str, Any]  # target -> ∂target/∂node; absent where not connected
 
 
+LABEL_CHARS = 80  # a node's text longer than this shows its first and last characters
+
+
 def node_rows(prog: Program, ids: list[int], values: list[Any], local_values: dict[tuple[int, int], Any],
-              adjoints: dict[str, dict[int, Any]]) -> Iterator[NodeRow]:
-    """The rows of the nodes `ids`; formulas are built only for the rows asked for."""
+              adjoints: dict[str, dict[int, Any]], limit: int | None = LABEL_CHARS) -> Iterator[NodeRow]:
+    """The rows of the nodes `ids`; formulas are built only for the rows asked for. Texts are
+    built bottom up and shortened to `limit` characters (None: whole, quadratic in the worst case)."""
     graph = prog.graph
-    texts = ShortTexts(graph, prog.labels, max(ids, default=0), limit=80)
+    texts = ShortTexts(graph, prog.labels, max(ids, default=0), limit=limit)
     for nid in ids:
         node = graph[nid]
         expr = texts.full[nid]

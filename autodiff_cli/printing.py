@@ -241,7 +241,7 @@ class ShortTexts:
     """Every node's expression cut to `limit` characters, built bottom up from the children's
     (already cut) texts: linear in the graph, where printing each node alone would be quadratic."""
 
-    def __init__(self, graph: Graph, labels: dict[int, str], upto: int, limit: int = 80):
+    def __init__(self, graph: Graph, labels: dict[int, str], upto: int, limit: int | None = 80):
         self.graph, self.labels, self.limit = graph, labels, limit
         self.full: list[str] = []
         for nid in range(upto + 1):
@@ -260,7 +260,13 @@ class ShortTexts:
             for item in _layout(self.graph, nid, self.labels, True):
                 parts.append(item if isinstance(item, str) else self.ref(item[1]))
             text = "".join(parts)
-        return text if len(text) <= self.limit else text[:self.limit] + "…"
+        if self.limit is None or len(text) <= self.limit:
+            return text
+        head = self.limit * 2 // 3  # the start says what it is; the end, which one
+        start, end = text[:head], text[len(text) - (self.limit - head):]
+        start = start.rsplit(" ", 1)[0] if " " in start[head // 2:] else start  # cut between words
+        end = end.split(" ", 1)[1] if " " in end[:len(end) // 2] else end
+        return f"{start.rstrip()} … {end.lstrip()}"
 
 
 def shared_names(graph: Graph, root: int, labels: dict[int, str] | None = None, threshold: int = 8,

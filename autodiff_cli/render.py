@@ -43,7 +43,7 @@ def grad_tables(result: GradResult, digits: int = 10, all_nodes: bool = False,
     nodes = Table("Nodes in evaluation order (forward values, local partials, reverse-pass adjoints)",
                   ["#", "node", "op", "value", "local partials", *[f"∂{_d(t)}/∂node" for t in targets]],
                   styles={3: "cyan", **{5 + i: "yellow" for i in range(len(targets))}}, keys=2)
-    for position, row in enumerate(result.rows(ids)):
+    for position, row in enumerate(result.rows(ids, limit=None) if full else result.rows(ids)):
         if hidden and position == ROWS_SHOWN // 2:
             nodes.rows.append(["…", f"{hidden:,} more nodes", "", "", "", *["" for _ in targets]])
         name = result.program.labels.get(row.id)

@@ -13,7 +13,7 @@ import numpy as np
 from .engine import Diagnostic, LinearMap
 from .graph import Program
 from .inputs import node_named
-from .node_rows import NodeRow, node_rows
+from .node_rows import LABEL_CHARS, NodeRow, node_rows
 from .symbolic import Formula, derivative
 
 
@@ -43,10 +43,11 @@ class GradResult:
         rest = [i for i in sorted(reached) if graph[i].op not in ("const", "input")]
         return inputs + rest
 
-    def rows(self, ids: list[int] | None = None) -> Iterator[NodeRow]:
-        """The per-node rows (names, expressions, local partial formulas): node_rows.py."""
+    def rows(self, ids: list[int] | None = None, limit: int | None = LABEL_CHARS) -> Iterator[NodeRow]:
+        """The per-node rows (names, expressions, local partial formulas): node_rows.py; texts
+        longer than `limit` characters are shortened to their first and last characters."""
         ids = self.node_ids() if ids is None else ids
-        return node_rows(self.program, ids, self.values, self.local_values, self.adjoints)
+        return node_rows(self.program, ids, self.values, self.local_values, self.adjoints, limit)
 
     @functools.cached_property
     def finite(self) -> bool:

@@ -117,12 +117,15 @@ def test_disagree_is_bold_red_and_marks_the_row(monkeypatch):
     env = {"COLUMNS": "120", "TERM": "xterm", "FORCE_COLOR": "1"}
     env.pop("NO_COLOR", None)
     monkeypatch.delenv("NO_COLOR", raising=False)
-    out = CliRunner().invoke(app, ["compare", "relu(x)", "--at", "x=0"], env=env).stdout
+    # a step far too large for x^3 at 1: the central difference is 3.25, the derivative 3
+    out = CliRunner().invoke(app, ["compare", "x^3", "--at", "x=1", "--eps", "0.5"], env=env).stdout
     plain = ANSI.sub("", out)
     assert "DISAGREE" in plain
     assert "\x1b[1;31mDISAGREE" in out  # bold red
     assert "✗ 2 central difference" in plain  # the row that differs, marked in words too
-    assert "✗ 3 forward" not in plain
+    assert "✗ 3 forward" not in plain and "✗ 1 symbolic" not in plain
+    kink = CliRunner().invoke(app, ["compare", "relu(x)", "--at", "x=0"], env=env).stdout
+    assert "\x1b[1;31mNO DERIVATIVE" in kink
     agree = CliRunner().invoke(app, ["compare", "x^2", "--at", "x=1"], env=env).stdout
     assert "\x1b[32magree" in agree  # green
 
@@ -193,3 +196,15 @@ def test_plot_axes_use_scientific_notation_for_tiny_values():
     assert re.search(r"\de-0[89]┤", out), out
     sweep = CliRunner().invoke(app, ["compare", "x^2", "--at", "x=1", "--sweep", "--plot"]).stdout
     assert "0.00000" not in sweep and "e-08" in sweep
+
+
+def test_long_node_texts_show_their_first_and_last_parts(monkeypatch):
+    program = " + ".join(f"sin({k}*x)" for k in range(1, 101))
+    piped = rendered(["grad", program, "--at", "x=0.5"], None, monkeypatch)
+    last_sum = [line for line in piped.splitlines() if "  add  " in line][-2]  # [-1] is f
+    label = last_sum.split("  add  ")[0].strip().split(" ", 1)[1].strip()
+    assert label.startswith("sin(1·x) + sin(2·x)") and label.endswith("+ sin(98·x) + sin(99·x)")
+    assert " … " in label and len(label) <= 80
+    full = rendered(["grad", program, "--at", "x=0.5", "--full"], None, monkeypatch)
+    whole = " + ".join(f"sin({k}·x)" for k in range(1, 100))  # the sum before f, whole
+    assert whole in full
