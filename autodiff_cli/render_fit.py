@@ -72,7 +72,8 @@ class FitProgress:
             self.bar.update(self.task, completed=done, description=f"epoch {p.epoch}/{p.epochs}",
                             loss=fmt(p.loss, 4), rate=f"{done / p.seconds:,.0f} steps/s" if p.seconds else "")
         elif p.end_of_epoch and (p.epoch % progress_every(p.epochs) == 0 or p.epoch in (1, p.epochs)):
-            self.stream.write(f"epoch {p.epoch}/{p.epochs}: loss {fmt(p.loss, 6)}\n")
+            figures = "".join(f", {name} {fmt(value, 6)}" for name, value in p.epoch_figures.items())
+            self.stream.write(f"epoch {p.epoch}/{p.epochs}: loss {fmt(p.loss, 6)}{figures}\n")
             self.stream.flush()
 
     def __exit__(self, *exc: Any) -> None:

@@ -51,6 +51,7 @@ class Progress:
     loss: float  # the mean of this epoch's batch losses so far (Keras's running loss)
     seconds: float  # since training began
     end_of_epoch: bool
+    epoch_figures: dict[str, float] = field(default_factory=dict)  # at an epoch's end: validation loss, ...
 
 
 @dataclass
@@ -446,9 +447,9 @@ def fit(program: Program, *, params: list[str], samples: list[str], inputs: dict
                 opt.update(current, grads)
                 total += loss
                 result.steps_done += 1
-                if progress is not None:
+                if progress is not None and step < batches_per_epoch:
                     progress(Progress(epoch, epochs, step, batches_per_epoch, total / step,
-                                      time.perf_counter() - began, step == batches_per_epoch))
+                                      time.perf_counter() - began, False))
                 if ctrl_c.pressed:
                     break
             if ctrl_c.pressed:
@@ -461,6 +462,12 @@ def fit(program: Program, *, params: list[str], samples: list[str], inputs: dict
                 for rows, into in ((train_rows, result.accuracy), (held_out, result.validation_accuracy)):
                     if rows.stop > rows.start:
                         into.append(_accuracy(plan, current, samples, rows, batch_size, output, target))
+            if progress is not None:  # the epoch's last step, with what is measured after an epoch
+                shown = {"validation loss": result.validation_losses, "accuracy": result.accuracy,
+                         "validation accuracy": result.validation_accuracy}
+                progress(Progress(epoch, epochs, batches_per_epoch, batches_per_epoch,
+                                  result.epoch_losses[-1], time.perf_counter() - began, True,
+                                  {k: v[-1] for k, v in shown.items() if v}))
     result.seconds = time.perf_counter() - began
     result.trained = {p: current[p] for p in params}
     result.loss_after = plan.loss_over(current, samples, train_rows, batch_size)

@@ -282,3 +282,17 @@ def test_a_save_that_cannot_be_done(run, tmp_path):
                          "--samples", "X,Y", "--save", str(tmp_path / "missing" / "out.adiff"))
     assert code == 2 and "Parameters" in out and "cannot write there" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_piped_epoch_lines_carry_the_validation_figures(run):
+    code, out, err = run("fit", FROM3, *FROM3_ARGS[:-3], "--epochs", "3", "--validation-split", "0.5",
+                         "--predict", "P", "--metric", "accuracy", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    code, out, err = run("fit", FROM3, *FROM3_ARGS[:-3], "--epochs", "3", "--validation-split", "0.5",
+                         "--predict", "P", "--metric", "accuracy")
+    assert code == 0, err
+    first = out.splitlines()[0]
+    assert first.startswith(f"epoch 1/3: loss {doc['epoch_losses'][0]:.6g}, validation loss ")
+    assert f"validation loss {doc['validation_losses'][0]:.6g}, accuracy " in first
+    assert first.endswith(f", validation accuracy {doc['validation_accuracy'][0]:g}")
