@@ -201,8 +201,9 @@ def diff(program: str | Program, *, of: str | list[str] | None = None, wrt: str 
             raise UsageError("--mixed x,y names the whole mixed derivative ∂²f/∂x∂y: give it without "
                              "--wrt and --order")
         sequences = [chain]
-        notes_asked.append(f"--mixed {','.join(chain)}: the mixed derivative (--wrt {','.join(chain)} "
-                           "gives each partial)")
+        if len(chain) > 1:
+                notes_asked.append(f"--mixed {','.join(chain)}: the mixed derivative (--wrt "
+                               f"{','.join(chain)} gives each partial)")
     else:
         names = names or list(prog.inputs)
         if order == 2 and len(names) > 1:  # the Hessian, row by row
