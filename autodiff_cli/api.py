@@ -114,7 +114,8 @@ def grad(program: str | Program, *, of: str | list[str] | None = None,
             warnings.append(Diagnostic(
                 "note", f"{t_name} is an array of shape {np.shape(values[t_node])}: its gradients are "
                 f"those of sum({t_name}), as tf.GradientTape computes them", t_name))
-    lin = linearize(prog, values, needed_nodes(prog, of_nodes), convention)
+    lin = linearize(prog, values, needed_nodes(prog, of_nodes), convention,
+                    asked=prog.graph.descendants(wrt_nodes))
     warnings += lin.warnings
     gradients: dict[str, dict[str, Any]] = {}
     adjoints: dict[str, dict[int, Any]] = {}

@@ -345,9 +345,11 @@ def _placed(program: Program, node_id: int, message: str) -> ShapeError:
 
 
 def linearize(program: Program, values: list[Any], needed: set[int],
-              convention: str = "tensorflow") -> Linearization:
+              convention: str = "tensorflow", asked: set[int] | None = None) -> Linearization:
     """The local partial of every edge into a `needed` node's argument that is also needed,
-    with the convention's value at points where the operation is not differentiable."""
+    with the convention's value at points where the operation is not differentiable. A
+    partial that is not available (hessian's own derivative) is an error only on the way
+    from an `asked` node (a --wrt variable) to the targets; elsewhere the edge is left out."""
     graph = program.graph
     partials: dict[tuple[int, int], Any] = {}
     warnings: list[Diagnostic] = []
@@ -378,6 +380,8 @@ def linearize(program: Program, values: list[Any], needed: set[int],
                 try:
                     local = 0.0 if rule is None else rule(*args, y)
                 except AdiffError as err:  # a derivative that is not available: say where it was asked
+                    if asked is not None and node_id not in asked:
+                        continue
                     raise _placed(program, node_id, err.message) from None
                 want = np.result_type(values[arg], np.float32)
                 if getattr(local, "dtype", want) != want:  # where(x > 0, 1, 0) is integer; float32 stays

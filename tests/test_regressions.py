@@ -170,6 +170,9 @@ def test_a_byte_order_mark_is_skipped(run, tmp_path):  # item 16
 def test_an_unavailable_second_derivative_names_its_line(run):  # item 14 (the hessian part)
     err = _error(run, "grad", "h = hessian(x^4, x)\nf = h*y", "--at", "x=1", "--at", "y=2", "--wrt", "x")
     assert err.startswith("error at line 1")
+    code, out, _ = run("grad", "h = hessian(x^4, x)\nf = h*y", "--at", "x=1", "--at", "y=2", "--wrt", "y",
+                       "--json")  # not on the way from y: hessian's own derivative is not needed
+    assert code == 0 and json.loads(out)["gradients"]["f"]["y"] == 12
 
 
 @pytest.mark.parametrize("args, said", [
