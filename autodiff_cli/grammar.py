@@ -412,18 +412,19 @@ class _State:
         line = self.last_line
         text = self.line_text(line)
         node = self.graph[comparison]
+        full = self.lines[line - 1] if 1 <= line <= len(self.lines) else ""
+        at_word = {word: dict(line=line, column=full.find(word) + 1 or None, source=prog.source)
+                   for word in ("expect", "within")}  # the keyword's place, for the caret
         if node.op != "eq":
             raise ParseError("expect needs a comparison with ==, as in: expect grad(f, x) == -1.2267",
-                             line=line, source=prog.source)
+                             **at_word["expect"])
         tol = None
         if tolerance is not None:
             if self.graph[tolerance].op != "const" or np.ndim(self.graph[tolerance].attr[0]):
-                raise ParseError("within takes a number: expect f == 1 within 1e-6", line=line,
-                                 source=prog.source)
+                raise ParseError("within takes a number: expect f == 1 within 1e-6", **at_word["within"])
             tol = float(self.graph[tolerance].attr[0])
             if not tol >= 0:
-                raise ParseError(f"within takes a tolerance of 0 or more, got {tol:g}", line=line,
-                                 source=prog.source)
+                raise ParseError(f"within takes a tolerance of 0 or more, got {tol:g}", **at_word["within"])
         prog.expects.append(Expect(node.args[0], node.args[1], tol, line, text, comparison))
 
     def statement(self, name_token: Token | None, node: int) -> None:

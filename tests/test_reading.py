@@ -266,3 +266,13 @@ def test_functions_without_parentheses_nest_deeply():
     result = grad("sin " * n + "x", x=x)
     assert float(result.targets["f"]) == pytest.approx(value, rel=1e-12)
     assert float(result.gradients["f"]["x"]) == pytest.approx(derivative, rel=1e-9)
+
+
+@pytest.mark.parametrize(("program", "message", "column"), [
+    ("x = 1\n  expect x < 2\n", "expect needs a comparison with ==", 3),
+    ("x = 1\nexpect x == 1 within -1\n", "within takes a tolerance of 0 or more, got -1", 15),
+])
+def test_expect_errors_point_at_their_keyword(run, program, message, column):
+    code, out, _ = run("run", "-", input=program)
+    assert code == 2
+    assert f"error at line 2, column {column}: {message}" in out
