@@ -492,7 +492,8 @@ def fit(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # noq
                                        "show their loss after each epoch, as Keras does.")] = 0.0,
         metric: Annotated[str | None, typer.Option(
             "--metric", help="accuracy: how often the argmax of the first --predict node equals the "
-                             "argmax of the last --samples array (one-hot targets), each epoch.")] = None,
+                             "argmax of the last --samples array (one-hot targets; with one output, "
+                             "both on the same side of 0.5), each epoch.")] = None,
         predict: Annotated[list[str], typer.Option(
             "--predict", help="Nodes to evaluate after training, at --query (e.g. P).")] = [],  # noqa: B006
         show: Annotated[list[str], typer.Option(

@@ -37,8 +37,9 @@ def progress_every(epochs: int) -> int:
 
 class FitProgress:
     """The progress of training, for the callback of training.fit: on a terminal a Rich
-    progress bar with the epoch, the epoch's running loss, steps per second and time left
-    (Keras's verbose=1 line); piped, a plain line every few epochs; quiet, nothing."""
+    progress bar with the epoch, the epoch's running loss, steps per second, time left and
+    the last epoch's validation figures (Keras's verbose=1 line); piped, a plain line every few
+    epochs; quiet, nothing."""
 
     def __init__(self, stream: TextIO, quiet: bool = False):
         self.stream, self.quiet = stream, quiet
@@ -54,7 +55,8 @@ class FitProgress:
 
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=30),
                                 TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]}"),
-                                TimeRemainingColumn(), console=Console(file=self.stream, highlight=False))
+                                TimeRemainingColumn(), TextColumn("{task.fields[figures]}"),
+                                console=Console(file=self.stream, highlight=False))
             self.bar.start()
         return self
 
@@ -64,7 +66,10 @@ class FitProgress:
         if self.rich:
             done = (p.epoch - 1) * p.steps + p.step
             if self.task is None:
-                self.task = self.bar.add_task("", total=p.epochs * p.steps, loss="", rate="")
+                self.task = self.bar.add_task("", total=p.epochs * p.steps, loss="", rate="", figures="")
+            if p.epoch_figures:  # the last epoch's validation loss and accuracy, until the next
+                self.bar.update(self.task, figures=", ".join(f"{name} {fmt(value, 4)}"
+                                                            for name, value in p.epoch_figures.items()))
             last = done == p.epochs * p.steps
             if p.seconds < self.shown + 0.05 and not last:  # the bar redraws at 10 Hz anyway
                 return

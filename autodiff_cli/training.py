@@ -313,7 +313,8 @@ class _CtrlC:
 def _accuracy(plan: Plan, inputs: dict[str, Any], samples: list[str], rows: slice, batch_size: int,
               output: int, target: str) -> float:
     """The fraction of rows whose argmax of the output node equals the argmax of the target
-    (one-hot) row, over the given rows, batch by batch."""
+    (one-hot) row, over the given rows, batch by batch; with one output per sample (a
+    probability), whether it is on the target's side of 0.5 (Keras's binary accuracy)."""
     right = 0
     for part in _batches(rows.stop - rows.start, batch_size, None):
         part = slice(rows.start + part.start, rows.start + part.stop)
@@ -323,7 +324,12 @@ def _accuracy(plan: Plan, inputs: dict[str, Any], samples: list[str], rows: slic
             predicted = plan.step.values[output]
         else:
             predicted = plan.values(batch)[output]
-        right += int(np.sum(np.argmax(predicted, axis=-1) == np.argmax(batch[target], axis=-1)))
+        n = part.stop - part.start
+        if np.ndim(predicted) < 2 or np.shape(predicted)[-1] == 1:  # one probability per sample
+            p, y = np.reshape(predicted, (n, -1)), np.reshape(batch[target], (n, -1))
+            right += int(np.sum(np.all((p > 0.5) == (y > 0.5), axis=1)))
+        else:
+            right += int(np.sum(np.argmax(predicted, axis=-1) == np.argmax(batch[target], axis=-1)))
     return right / (rows.stop - rows.start)
 
 

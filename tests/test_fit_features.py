@@ -296,3 +296,13 @@ def test_piped_epoch_lines_carry_the_validation_figures(run):
     assert first.startswith(f"epoch 1/3: loss {doc['epoch_losses'][0]:.6g}, validation loss ")
     assert f"validation loss {doc['validation_losses'][0]:.6g}, accuracy " in first
     assert first.endswith(f", validation accuracy {doc['validation_accuracy'][0]:g}")
+
+
+def test_accuracy_of_one_probability_per_sample_is_thresholded():
+    x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    data = {"X": x, "Y": np.array([[0.0], [1.0], [1.0], [0.0]]), "W": np.array([[2.0], [2.0]]), "b": -1.0}
+    program = "P = sigmoid(X @ W + b); loss = binary_crossentropy(P, Y)"
+    result = training.fit(parse(program), params=["W", "b"], samples=["X", "Y"], inputs=data, lr=1e-9,
+                          batch_size=2, epochs=1, shuffle=False, metric="accuracy", metric_output="P")
+    p = 1 / (1 + np.exp(-(x @ result.trained["W"] + result.trained["b"])))  # 0.27, 0.73, 0.73, 0.95
+    assert result.accuracy == [np.mean((p > 0.5) == (data["Y"] > 0.5))] == [0.75]
