@@ -329,12 +329,12 @@ class _State:
 
     def define(self, token: Token, args: list[Any]) -> None:
         """f(x) = ...: adiff has no user functions; a name is defined without arguments."""
-        name = token.value
-        what = (f"'{name}' is a built-in function and cannot be defined; " if lookup_function(name)
-                else "")
-        raise ParseError(f"{what}write {name} = {self.line_text(token.line).split('=', 1)[1].strip()}: "
+        name, where = token.value, dict(line=token.line, column=token.column, source=self.program.source)
+        if lookup_function(name) is not None:
+            raise ParseError(f"'{name}' is a built-in function and cannot be defined", **where)
+        raise ParseError(f"write {name} = {self.line_text(token.line).split('=', 1)[1].strip()}: "
                          "a name is defined without its arguments (its inputs are the names it uses)",
-                         line=token.line, column=token.column, source=self.program.source)
+                         **where)
 
     def _text(self, node: int) -> str:
         return to_text(self.graph, node, self.program.labels)

@@ -121,6 +121,13 @@ def test_a_name_defined_with_arguments_says_how_to_define_it(run):
         "inputs are the names it uses)", "  f(x) = x^2", "  ^"]
 
 
+def test_a_built_in_function_cannot_be_defined(run):
+    code, _, err = run("grad", "sin(x) = x^2", "--at", "x=1")
+    assert code == 2
+    assert err.splitlines()[0] == ("error at line 1, column 1: 'sin' is a built-in function and cannot be "
+                                   "defined")
+
+
 def test_a_name_called_like_a_function_suggests_the_product(run):
     code, _, err = run("grad", "x(y+1)", "--at", "x=1,y=2")
     assert code == 2
