@@ -175,7 +175,7 @@ def input_values(prog: Program, at: dict[str, Any], dtype: Any = np.float64,
     if unknown:
         has = ", ".join(prog.inputs) or "no inputs"
         raise NameLookupError(f"--at {unknown[0]}=...: the program has no input '{unknown[0]}' "
-                              f"(its inputs: {has})", hint=_glued_names(prog, at))
+                              f"(its inputs: {has})", hint=glued_hint(prog, at))
     values = {}
     for name in prog.inputs:
         if name in at:
@@ -192,11 +192,11 @@ def input_values(prog: Program, at: dict[str, Any], dtype: Any = np.float64,
                 + (f"--at {name}=VALUE, or " if from_command_line else "")
                 + f"a line {name} = VALUE in the program",
                 line=token.line if token else None, column=token.column if token else None,
-                source=prog.source, hint=_glued_names(prog, at))
+                source=prog.source, hint=glued_hint(prog, at))
     return values
 
 
-def _glued_names(prog: Program, at: dict[str, Any]) -> str | None:
+def glued_hint(prog: Program, at: dict[str, Any]) -> str | None:
     """The reader's warnings about names that glue letters (xy, πx) not given a value here."""
     return "\n".join(f"warning: {w.message}" for w in prog.warnings if w.node not in at) or None
 

@@ -12,7 +12,7 @@ from .api import as_program
 from .engine import forward
 from .errors import UsageError
 from .graph import Program
-from .inputs import input_values, parse_grid, resolve
+from .inputs import glued_hint, input_values, parse_grid, resolve
 from .ops import OPS
 from .symbolic import derivative_in_program
 
@@ -38,7 +38,7 @@ def curves(program: str | Program, over: str, order: int = 1, at: dict[str, Any]
         raise UsageError(f"--over {over}: the range must be finite numbers")
     if name not in prog.inputs:
         raise UsageError(f"--over {name}: the program has no input '{name}' "
-                         f"(its inputs: {', '.join(prog.inputs)})")
+                         f"(its inputs: {', '.join(prog.inputs)})", hint=glued_hint(prog, {}))
     (target,) = resolve(prog, [of], "--of") if of else (prog.target,)
     for n in prog.graph.ancestors([target]):
         entry = OPS.get(prog.graph[n].op)

@@ -154,6 +154,13 @@ def test_glued_name_warning_goes_with_the_missing_value_error(run):
                                 "warning: read 'πx' as one name; for π·x write π*x or π x"]
 
 
+def test_glued_name_warning_goes_with_plots_missing_variable(run):
+    code, _, err = run("plot", "sin(πx)", "--over", "x=0:1")
+    assert code == 2
+    assert err.splitlines() == ["error: --over x: the program has no input 'x' (its inputs: πx)",
+                                "warning: read 'πx' as one name; for π·x write π*x or π x"]
+
+
 @pytest.mark.parametrize(("program", "warning"), [
     ("sinx", "read 'sinx' as one name; for sin(x) write sin(x) or sin x"),
     ("2expx", "read 'expx' as one name; for exp(x) write exp(x) or exp x"),
