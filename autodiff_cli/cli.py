@@ -60,7 +60,8 @@ ProgramArg = Annotated[str | None, typer.Argument(
 FileOpt = Annotated[Path | None, typer.Option("--file", "-f", help="Read the program from FILE.",
                                                  show_default=False)]
 AtOpt = Annotated[list[str], typer.Option(
-    "--at", help="Input values: --at x=2, repeatable; --at w1=-0.2,w2=0.2 works too.")]
+    "--at", help="Input values: --at x=2, repeatable; --at w1=-0.2,w2=0.2 works too; --at X=@data.csv "
+                 "(or @data.csv:col1,col2, or @data.npy) reads an array from a file.")]
 OfOpt = Annotated[list[str], typer.Option(
     "--of", help="Targets to differentiate (default: the last statement); f,u or repeated.")]
 OneOfOpt = Annotated[str | None, typer.Option("--of", help="The target (default: the last statement).")]
