@@ -38,6 +38,7 @@ _RANK = {NUM: 0, MUL: 3, FN: 4, ADD: 5}
 _BIG = 10 ** 40  # rationals beyond this numerator or denominator become floats
 
 ONE, ZERO, HALF = 1, 0, Fraction(1, 2)
+_NONNEGATIVE = {"exp", "sqrt", "abs", "cosh", "relu", "sigmoid", "softplus"}  # functions never below 0
 _MASK = (1 << 64) - 1
 _DECIMALS: dict[float, Any] = {}  # float -> its exact rational, computed once per value
 
@@ -103,23 +104,32 @@ class Store:
         data_text = f"{kind}|{name}|{text}".encode()
         digest = zlib.crc32(data_text) | zlib.adler32(data_text) << 32
         size = 1
+        keys, sizes, constant = self.keys, self.sizes, self.constant
+        is_constant = True
         for c in children:
-            digest = ((digest ^ self.keys[c][4]) * 0x100000001B3) & _MASK
-            size += self.sizes[c]
+            digest = ((digest ^ keys[c][4]) * 0x100000001B3) & _MASK
+            size += sizes[c]
+            is_constant = is_constant and constant[c]
         rank = _RANK.get(kind, 2)
         if kind == ATOM and name in ("pi", "π", "e"):
             rank = 1
-        first = self.keys[children[0]][:4] if children else ()
+        first = keys[children[0]][:4] if children else ()
         if kind == MUL:  # a product sorts with its first factor: x^2 + y, 2·x + sin(x)
             rank, name = first[0], first[1]
         look = (float(number) if not isinstance(number, float) or number == number else 0.0, first)
         self.nodes.append((kind, data))
-        self.keys.append((rank, name, size, look, digest))
-        self.sizes.append(size)
-        self.ops.append(self._operations(kind, data))
-        self.constant.append(all(self.constant[c] for c in children) if children
-                             else kind == NUM or (kind == ATOM and data[0] == "const"))
-        self.nonneg.append(self._nonnegative(kind, data))
+        keys.append((rank, name, size, look, digest))
+        sizes.append(size)
+        if kind == FN:  # the common case, inline
+            ops = 1
+            for a in children:
+                ops += self.ops[a]
+            self.ops.append(ops)
+            self.nonneg.append(data[0] in _NONNEGATIVE)
+        else:
+            self.ops.append(self._operations(kind, data))
+            self.nonneg.append(self._nonnegative(kind, data))
+        constant.append(is_constant if children else kind == NUM or (kind == ATOM and data[0] == "const"))
         self._index[index_key] = len(self.nodes) - 1
         return len(self.nodes) - 1
 
@@ -148,7 +158,7 @@ class Store:
         if kind == NUM:
             return data == data and data >= 0
         if kind == FN:
-            return data[0] in ("exp", "sqrt", "abs", "cosh", "relu", "sigmoid", "softplus")
+            return data[0] in _NONNEGATIVE
         if kind == MUL:
             return data[0] > 0 and all(self.nonneg[b] or (_is_int(self.value(e)) and self.value(e) % 2 == 0)
                                        for b, e in data[1])
@@ -518,16 +528,19 @@ def canonical(graph: Graph, root: int, store: Store | None = None) -> tuple[Stor
     topological order; a sum whose only use is in another sum is handed up as a list of terms
     (likewise products), so a chain of n sums costs O(n), not O(n²)."""
     store = store or Store()
+    nodes = graph.nodes
     reach = sorted(graph.ancestors([root]))
-    parent_kind: dict[int, list[str]] = {}
+    uses: dict[int, int] = {}  # how often a node is an argument, and of which operation (last)
+    user: dict[int, str] = {}
     for n in reach:
-        node = graph[n]
+        node = nodes[n]
         for a in node.args:
-            parent_kind.setdefault(a, []).append(node.op)
+            uses[a] = uses.get(a, 0) + 1
+            user[a] = node.op
     canon: dict[int, int] = {}
     pending: dict[int, tuple[Any, list]] = {}
     for n in reach:
-        node = graph[n]
+        node = nodes[n]
         op = node.op
         if op in _SUMS or op in _PRODUCTS:
             group = _SUMS if op in _SUMS else _PRODUCTS
@@ -547,8 +560,7 @@ def canonical(graph: Graph, root: int, store: Store | None = None) -> tuple[Stor
                     items.extend((c * factor, t) for c, t in more)
                 else:
                     items.extend((t, store._times(e, factor)) for t, e in more)
-            uses = parent_kind.get(n, [])
-            if n != root and len(uses) == 1 and uses[0] in group:
+            if n != root and uses.get(n) == 1 and user[n] in group:
                 pending[n] = (scale, items)
             elif group is _SUMS:
                 canon[n] = store.add([(c * scale, t) for c, t in items])
