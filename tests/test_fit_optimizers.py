@@ -153,3 +153,23 @@ def test_the_plan_gradients_equal_the_engine(program, dtype):
             np.testing.assert_allclose(grads[k], want, rtol=1e-5 if dtype == np.float32 else 1e-13,
                                        atol=1e-7 if dtype == np.float32 else 1e-15, err_msg=f"{step} {k}")
         data = {**data, "W1": data["W1"] * dtype(0.5)}
+
+
+@pytest.mark.parametrize("convention", ["tensorflow", "pytorch", "jax"])
+def test_the_plan_uses_the_convention_at_a_kink(convention):
+    """abs and max at exactly their kinks: the plan takes each framework's value, as the engine."""
+    prog = parse("P = abs(X @ W1) + max(X @ W2, b1); loss = mean((P - Y)^2)")
+    data = {"X": np.array([[1.0, 0.0], [0.0, 1.0]]), "Y": np.ones((2, 2)),
+            "W1": np.array([[0.0, 0.5], [-0.5, 0.0]]), "W2": np.array([[0.3, 0.0], [0.2, 0.0]]),
+            "b1": np.array([0.3, 0.0])}
+    nodes = {k: prog.inputs[k] for k in ("W1", "W2", "b1")}
+    _, grads = StepPlan(prog, prog.target, nodes, np.float64, convention).gradients(data)
+    values, _ = forward(prog, data)
+    lin = linearize(prog, values, needed_nodes(prog, [prog.target]), convention)
+    adjoints, _ = reverse(prog, lin, prog.target)
+    for k, node in nodes.items():
+        want = np.broadcast_to(adjoints[node], data[k].shape)
+        np.testing.assert_allclose(grads[k], want, rtol=1e-15, err_msg=k)
+    tf = StepPlan(prog, prog.target, nodes, np.float64, "tensorflow").gradients(data)[1]
+    if convention == "jax":  # abs'(0) is 1 in JAX, 0 in TensorFlow: the gradients differ
+        assert not np.array_equal(tf["W1"], grads["W1"])
