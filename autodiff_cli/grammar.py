@@ -571,7 +571,8 @@ def _syntax_error(err: UnexpectedInput, source: str) -> ParseError:
                       column=token.column, source=source)
 
 
-_CHARACTER_HINTS = {"∛": ": write cbrt(x)", "×": "", "÷": ": write / to divide", "−": ""}
+_CHARACTER_HINTS = {"∛": ": write cbrt(x)", "÷": ": write / to divide", "≤": ": write <=", "≥": ": write >=",
+                    "≠": ": write !=", "%": ": write /100 for a percentage"}
 _STARTS = {"NUMBER", "NAME", "FUNC", "FNAME", "ROOT", "LPAR", "LSQB", "MINUS", "PLUS"}
 _OPERATORS = {"TIMES", "SLASH", "POW", "COMPARE", "SUPERSCRIPT", "AT", "QUOTE", "DEGREE"}
 
