@@ -126,7 +126,8 @@ def _superscript(text: str) -> float:
     return float("".join(str("⁰¹²³⁴⁵⁶⁷⁸⁹".index(ch)) for ch in text))
 
 
-_COMPARE = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
+_COMPARE = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne",
+            "≤": "le", "≥": "ge", "≠": "ne"}  # as pasted from a PDF
 
 
 MAX_ARRAY_DEPTH = 64  # numpy's limit on an array's dimensions
@@ -571,8 +572,7 @@ def _syntax_error(err: UnexpectedInput, source: str) -> ParseError:
                       column=token.column, source=source)
 
 
-_CHARACTER_HINTS = {"∛": ": write cbrt(x)", "÷": ": write / to divide", "≤": ": write <=", "≥": ": write >=",
-                    "≠": ": write !=", "%": ": write /100 for a percentage"}
+_CHARACTER_HINTS = {"∛": ": write cbrt(x)", "÷": ": write / to divide", "%": ": write /100 for a percentage"}
 _STARTS = {"NUMBER", "NAME", "FUNC", "FNAME", "ROOT", "LPAR", "LSQB", "MINUS", "PLUS"}
 _OPERATORS = {"TIMES", "SLASH", "POW", "COMPARE", "SUPERSCRIPT", "AT", "QUOTE", "DEGREE"}
 

@@ -223,13 +223,19 @@ def test_values_on_two_lines_inside_brackets_need_a_comma(run, program, with_com
 
 
 @pytest.mark.parametrize(("program", "hint"), [("∛x", "write cbrt(x)"), ("x ÷ 2", "write / to divide"),
-                                               ("where(x ≤ 1, x, 1)", "write <=")])
+                                               ("50% x", "write /100 for a percentage")])
 def test_characters_adiff_does_not_read_say_what_to_write(run, program, hint):
     code, _, err = run("grad", program, "--at", "x=1")
     assert code == 2
-    char = next(c for c in program if c in "∛÷≤")
+    char = next(c for c in program if c in "∛÷%")
     column = program.index(char) + 1
     assert err.splitlines()[0] == f"error at line 1, column {column}: unexpected character '{char}': {hint}"
+
+
+@pytest.mark.parametrize(("pasted", "typed"), [("x ≤ 1", "x <= 1"), ("x ≥ 1", "x >= 1"), ("x ≠ 1", "x != 1")])
+def test_comparisons_pasted_from_a_pdf(pasted, typed):
+    a, b = parse(pasted), parse(typed)
+    assert to_text(a.graph, a.target) == to_text(b.graph, b.target)
 
 
 def test_an_operand_after_an_operand_names_the_operators(run):
