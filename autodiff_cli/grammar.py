@@ -90,7 +90,7 @@ class _Callbacks(Transformer):
     def string(self, c): return _string(c[0])
     def transpose(self, c): return self.state.apply("transpose", (c[0],))
     def array(self, c): return self.state.array(list(c))
-    def index(self, c): return self.state.index(c[0], c[1])
+    def index(self, c): return self.state.index(c[0], c[2], c[1])
     def subscripts(self, c): return list(c)
     def slice(self, c): return ("slice", c[0], c[2], c[4])
     def call(self, c): return self.state.call(c[0], c[1] or [])
@@ -232,20 +232,20 @@ class _State:
             return node
         return self.graph.add("stack", tuple(items), (("axis", 0),))
 
-    def index(self, target: int, subscripts: list[Any]) -> int:
+    def index(self, target: int, subscripts: list[Any], bracket: Token) -> int:
         key = []
         for item in subscripts:
             if isinstance(item, tuple):  # ("slice", start, stop, step)
-                key.append(("slice", *(None if v is None else self._whole(v) for v in item[1:])))
+                key.append(("slice", *(None if v is None else self._whole(v, bracket) for v in item[1:])))
             else:
-                key.append(self._whole(item))
+                key.append(self._whole(item, bracket))
         return self.graph.add("index", (target,), (("index", tuple(key)),))
 
-    def _whole(self, node_id: int) -> int:
+    def _whole(self, node_id: int, bracket: Token) -> int:
         node = self.graph[node_id]
         if node.op != "const" or np.ndim(node.attr[0]) or not float(node.attr[0]).is_integer():
             raise ParseError("an index must be a whole number written in the program (A[0], A[:, 1])",
-                             line=self.last_line, source=self.program.source)
+                             line=bracket.line, column=bracket.column, source=self.program.source)
         return int(node.attr[0])
 
     def neg(self, arg: int) -> int:

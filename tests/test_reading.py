@@ -238,6 +238,14 @@ def test_comparisons_pasted_from_a_pdf(pasted, typed):
     assert to_text(a.graph, a.target) == to_text(b.graph, b.target)
 
 
+@pytest.mark.parametrize(("program", "column"), [("sum(A[0.5])", 6), ("y + A[x]", 6), ("A[1][x:2]", 5)])
+def test_an_index_that_is_not_a_whole_number_points_at_its_bracket(run, program, column):
+    code, _, err = run("grad", program, "--at", "x=1")  # read before any value is looked at
+    assert code == 2
+    assert err.splitlines()[0] == (f"error at line 1, column {column}: an index must be a whole number "
+                                   "written in the program (A[0], A[:, 1])")
+
+
 def test_an_operand_after_an_operand_names_the_operators(run):
     code, _, err = run("grad", "2 3", "--at", "x=1")
     assert code == 2
