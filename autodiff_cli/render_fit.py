@@ -53,10 +53,16 @@ class FitProgress:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=30),
-                                TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]}"),
-                                TimeRemainingColumn(), TextColumn("{task.fields[figures]}"),
-                                console=Console(file=self.stream, highlight=False))
+            console = Console(file=self.stream, highlight=False)
+            # The line fits the terminal: a shorter bar when narrow, the epoch's validation
+            # figures only where there is room for them (about 50 columns).
+            bar = BarColumn(bar_width=max(8, min(30, console.width - 58)))
+            columns = [TextColumn("{task.description}"), bar,
+                       TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]}"),
+                       TimeRemainingColumn()]
+            if console.width >= 130:
+                columns.append(TextColumn("{task.fields[figures]}"))
+            self.bar = Progress(*columns, console=console)
             self.bar.start()
         return self
 
