@@ -89,7 +89,7 @@ class _Callbacks(Transformer):
     def keyword(self, c): return ("keyword", c[0], _string(c[1]) if isinstance(c[1], Token) else c[1])
     def string(self, c): return _string(c[0])
     def transpose(self, c): return self.state.apply("transpose", (c[0],))
-    def array(self, c): return self.state.array(list(c))
+    def array(self, c): return self.state.array(c[1:], c[0])
     def index(self, c): return self.state.index(c[0], c[2], c[1])
     def subscripts(self, c): return list(c)
     def slice(self, c): return ("slice", c[0], c[2], c[4])
@@ -216,7 +216,7 @@ class _State:
     def apply(self, op_name: str, args: tuple[int, ...]) -> int:
         return self.graph.add(op_name, args)
 
-    def array(self, items: list[int]) -> int:
+    def array(self, items: list[int], bracket: Token) -> int:
         """[a, b, ...]: a constant when every element is a number (or a constant array),
         otherwise the elements stacked, so gradients flow to them."""
         if all(i in self.literals for i in items):
@@ -224,9 +224,8 @@ class _State:
             shapes = {np.shape(v) for v in values}
             if len(shapes) > 1:
                 shown = ", ".join(str(np.shape(v)) for v in values)
-                text = self.line_text(self.last_line)
-                raise ParseError(f"the rows of an array literal have different shapes: {shown}, in `{text}`",
-                                 line=self.last_line, source=self.program.source)
+                raise ParseError(f"the rows of an array literal have different shapes: {shown}",
+                                 line=bracket.line, column=bracket.column, source=self.program.source)
             node = self.graph.add("const", (), (np.array(values, dtype=np.float64), None))
             self.literals.add(node)
             return node

@@ -246,6 +246,13 @@ def test_an_index_that_is_not_a_whole_number_points_at_its_bracket(run, program,
                                    "written in the program (A[0], A[:, 1])")
 
 
+def test_a_ragged_array_literal_points_at_its_bracket(run):
+    code, _, err = run("grad", "x = 1\nA = [[1, 2],\n     [3]]\nf = sum(A)")
+    assert code == 2
+    assert err.splitlines() == ["error at line 2, column 5: the rows of an array literal have different "
+                                "shapes: (2,), (1,)", "  A = [[1, 2],", "      ^"]
+
+
 def test_an_operand_after_an_operand_names_the_operators(run):
     code, _, err = run("grad", "2 3", "--at", "x=1")
     assert code == 2
