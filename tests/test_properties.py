@@ -309,6 +309,8 @@ def implicit(head: Txt, tails: list[Txt]) -> Txt:
             piece = "abs" + piece
         if _NAME_AT_END.search(text) and not piece.startswith(("(", "²", "³")):
             text += " "
+        elif text[-1:] in tuple("0123456789.") and piece[:1] in "eE":  # 2e+4 is 20000, not 2·e + 4
+            text += " "
         text += piece
     return Txt(text, SIGNED, False)
 
