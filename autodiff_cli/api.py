@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .engine import (
+    SELECTING,
     Diagnostic,
     check_pass_memory,
     describe,
@@ -121,9 +122,10 @@ def grad(program: str | Program, *, of: str | list[str] | None = None,
     adjoints: dict[str, dict[int, Any]] = {}
     not_connected = []
     stops = None
+    selecting = any(prog.graph[n].op in SELECTING for n, _ in lin.local_partials)
     for t_name, t_node in zip(of_names, of_nodes, strict=True):
         adj, _ = reverse(prog, lin, t_node)  # a non-finite gradient is explained below, once
-        if not all(_finite(adj[w]) for w in wrt_nodes if w in adj):
+        if selecting and not all(_finite(adj[w]) for w in wrt_nodes if w in adj):
             stops = selection_stops(prog, lin) if stops is None else stops
             if stops:  # where(c, a, b): the branch not taken contributes nothing, not 0 × nan
                 adj, _ = reverse(prog, lin, t_node, stops=stops)

@@ -60,6 +60,10 @@ class Linearization:
 def _all_finite(value: Any) -> bool:
     if type(value) is np.float64 or type(value) is float:  # the common scalar case, quickly
         return math.isfinite(value)
+    if np.size(value) > SMALL and getattr(value, "dtype", None) is not None and value.dtype.kind == "f":
+        with np.errstate(all="ignore"):  # a nan or inf makes the sum one: a single pass, no mask
+            if math.isfinite(np.sum(value)):
+                return True
     return bool(np.isfinite(value).all())
 
 
