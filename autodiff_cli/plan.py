@@ -87,6 +87,7 @@ class StepPlan:
             if entry is None or node.op in ("input", "const"):
                 continue
             edges = []
+            kink = entry.kink
             for i, arg in enumerate(node.args):
                 rule = entry.partial(i) if arg in self.needed else None
                 if rule is None:
@@ -95,6 +96,8 @@ class StepPlan:
                     kind = "matmul"
                 elif node.op == "mean" and params_of(entry, node.attr)["axis"] is None:
                     kind = "mean"
+                elif node.op == "relu" and kink.used[convention][0] == 0:
+                    kind, kink = "positive", None  # where(x > 0, 1, 0), 0 at the kink: the mask x > 0
                 elif isinstance(rule, Linear):
                     kind = "linear"
                 elif entry.kink is None and _constant(rule, len(node.args)) in (1, -1):
@@ -103,7 +106,7 @@ class StepPlan:
                     kind = entry.kink.used[convention][i] if entry.kink is not None else None
                 edges.append([i, arg, rule, kind])
             if edges:
-                self.reverse_plan.append((n, node.args, edges, entry.kink.where if entry.kink else None,
+                self.reverse_plan.append((n, node.args, edges, kink.where if kink else None,
                                           params_of(entry, node.attr) if entry.params else {}))
         self.adjoints: list[Any] = [None] * len(graph)
         self.specialised = False
@@ -166,6 +169,8 @@ class StepPlan:
                     c = g @ args[1].T if i == 0 else args[0].T @ g
                 elif kind == "mean":  # of every element: g/size, spread over the argument by its users
                     c = g * (1 / a.size)
+                elif kind == "positive":  # relu: g where x > 0, else 0 (at 0 too, every convention's value)
+                    c = g * (a > 0)
                 elif kind == "linear" or kind == "matmul":
                     c = rule.vjp(i, g if g.shape == y.shape else np.broadcast_to(g, y.shape), args, y, params)
                 else:

@@ -127,6 +127,8 @@ PROGRAMS = [
     "H = tanh(X @ W1) * b1; P = transpose(W2 @ transpose(H)) + b2; loss = mean(abs(P - Y)) + sum(W1^2) / 10",
     "P = sigmoid(X @ W1 + b1) @ W2 + b2; loss = (P - Y)^2",  # an array cost: its mean
     "P = max(X @ W1, 0.1) @ W2 + b2 + 0 * sum(b1); loss = binary_crossentropy(sigmoid(P), Y)",
+    # relu's partial as the mask x > 0, its adjoint a scalar (the mean's, not yet spread) and an array
+    "H = relu(X @ W1 + b1); loss = mean(relu(H @ W2 + b2 - Y)) + sum(relu(b1) * b1)",
 ]
 
 
@@ -173,3 +175,22 @@ def test_the_plan_uses_the_convention_at_a_kink(convention):
     tf = StepPlan(prog, prog.target, nodes, np.float64, "tensorflow").gradients(data)[1]
     if convention == "jax":  # abs'(0) is 1 in JAX, 0 in TensorFlow: the gradients differ
         assert not np.array_equal(tf["W1"], grads["W1"])
+
+
+@pytest.mark.parametrize("convention", ["tensorflow", "pytorch", "jax"])
+def test_the_plan_takes_relu_as_zero_at_its_kink(convention):
+    """relu at exactly 0 (X @ W1 + b1 has zeros): its partial there is 0 in every convention,
+    in the plan's mask x > 0 as in the engine's rule; and 1 just above 0."""
+    prog = parse("H = relu(X @ W1 + b1); loss = sum(H @ W2)")
+    data = {"X": np.array([[1.0, 0.0], [0.0, 1.0]]), "W1": np.array([[0.0, 0.5], [-0.5, 1e-300]]),
+            "b1": np.zeros(2), "W2": np.array([[1.0], [2.0]])}
+    nodes = {k: prog.inputs[k] for k in ("W1", "b1", "W2")}
+    _, grads = StepPlan(prog, prog.target, nodes, np.float64, convention).gradients(data)
+    values, _ = forward(prog, data)
+    lin = linearize(prog, values, needed_nodes(prog, [prog.target]), convention)
+    adjoints, _ = reverse(prog, lin, prog.target)
+    for k, node in nodes.items():
+        np.testing.assert_array_equal(grads[k], np.broadcast_to(adjoints[node], data[k].shape), err_msg=k)
+    # by hand: X @ W1 + b1 = [[0, 0.5], [-0.5, 1e-300]]: only the 0.5 and the 1e-300 pass W2 back
+    np.testing.assert_array_equal(grads["W1"], [[0.0, 2.0], [0.0, 2.0]])
+    np.testing.assert_array_equal(grads["b1"], [0.0, 4.0])
