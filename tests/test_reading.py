@@ -11,8 +11,10 @@ import math
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from autodiff_cli import parse
+from autodiff_cli import grad, parse
 from autodiff_cli.printing import to_text
 
 
@@ -301,8 +303,6 @@ def test_a_byte_order_mark_before_a_program_is_skipped(run):
 def test_functions_without_parentheses_nest_deeply():
     # sin sin … sin x, 20,000 deep: read and differentiated without recursion (a reading that
     # built a message text per application was quadratic and took minutes here)
-    from autodiff_cli import grad
-
     n, x = 20_000, 0.5
     value, derivative = x, 1.0
     for _ in range(n):
@@ -321,3 +321,31 @@ def test_expect_errors_point_at_their_keyword(run, program, message, column):
     code, out, _ = run("run", "-", input=program)
     assert code == 2
     assert f"error at line 2, column {column}: {message}" in out
+
+
+# (typed, written out, kind): kind "number" may only come first; after an "applied" factor only
+# a "call" or another "applied" may follow (sin x y is refused), and a group never follows a
+# name (x (y) is a call of x); both tested above.
+FACTORS = [("2", "2", "number"), ("0.5", "0.5", "number"), ("x", "x", "name"), ("y", "y", "name"),
+           ("π", "π", "name"), ("e", "e", "name"), ("x^2", "x^2", "name"), ("y²", "y^2", "name"),
+           ("(x+1)", "(x+1)", "group"), ("sin(x)", "sin(x)", "call"), ("exp(y)^2", "exp(y)^2", "call"),
+           ("cos y", "cos(y)", "applied"), ("√x", "sqrt(x)", "applied"), ("log x^2", "log(x^2)", "applied"),
+           ("x°", "x*pi/180", "name")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(FACTORS), min_size=1, max_size=6))
+def test_any_run_of_factors_side_by_side_is_their_product(factors):
+    kept = [factors[0]]
+    for factor in factors[1:]:  # keep only the sequences the rules allow
+        if factor[2] == "number" or (kept[-1][2] == "applied" and factor[2] not in ("call", "applied")):
+            continue
+        if factor[2] == "group" and kept[-1][0][-1].isalpha():  # x (x+1) is a call of x
+            continue
+        kept.append(factor)
+    typed = " ".join(t for t, _, _ in kept)
+    written = "*".join(f"({w})" for _, w, _ in kept)
+    a, b = parse(typed), parse(written)
+    value_a = grad(a, at={n: 0.7 for n in a.inputs}).targets["f"]
+    value_b = grad(b, at={n: 0.7 for n in b.inputs}).targets["f"]
+    assert float(value_a) == pytest.approx(float(value_b), rel=1e-13), (typed, written)
