@@ -79,18 +79,21 @@ def _names_read(toks: list[Any]) -> frozenset[str]:
                      and not (i + 1 < len(toks) and toks[i + 1].type == "EQUAL"))
 
 
-def in_order(definitions: dict[str, Definition]) -> list[Definition]:
+def in_order(definitions: dict[str, Definition], latest: str | None = None) -> list[Definition]:
     """The definitions as a program: values first, then each formula after the names it reads,
     otherwise in the order they were first defined (so the latest formula is usually the last
-    statement, the default target). A name that would read itself is a UsageError."""
+    statement, the default target). A name that would read itself is a UsageError, which
+    follows the cycle from `latest` (the name just defined)."""
     formulas = {n: d for n, d in definitions.items() if not d.is_value}
     first_defined = {name: i for i, name in enumerate(formulas)}
     sorter = graphlib.TopologicalSorter({n: sorted(d.uses & formulas.keys()) for n, d in formulas.items()})
     try:
         sorter.prepare()
     except graphlib.CycleError as err:
-        cycle = err.args[1]
-        raise UsageError(f"{cycle[-1]} would depend on itself ({' → '.join(reversed(cycle))}): "
+        cycle = err.args[1][:-1]  # each name is read by the next
+        start = latest if latest in cycle else cycle[0]
+        cycle = cycle[cycle.index(start):] + cycle[:cycle.index(start) + 1]
+        raise UsageError(f"{start} would depend on itself ({' → '.join(cycle)}): "
                          "a session keeps one definition per name; use a new name") from None
     ready: list[tuple[int, str]] = []
     order = []
@@ -153,7 +156,7 @@ class Session:
         pieces = list(_statements(text))
         if any(toks[0].type != "EXPECT" for _, toks in pieces):
             grammar.read(text)  # errors placed in the text as typed, as on the shell
-        definitions, expects, bare_name = dict(self.definitions), list(self.expects), None
+        definitions, expects, bare_name, name = dict(self.definitions), list(self.expects), None, None
         for piece, toks in pieces:
             if toks[0].type == "EXPECT":
                 expects.append(Definition(None, piece, _names_read(toks)))
@@ -169,7 +172,7 @@ class Session:
         if pieces:
             from .parse import parse
 
-            parse("\n".join(d.text for d in [*in_order(definitions), *expects]))
+            parse("\n".join(d.text for d in [*in_order(definitions, name), *expects]))
             self.definitions, self.expects = definitions, expects
         return bare_name
 
@@ -238,7 +241,7 @@ class Session:
         """A shell command on the session's program (unless given one): the same options, the
         same output and the same exit code as `adiff NAME ARGS...`."""
         command = self.group.commands[name]
-        if "program" in {p.name for p in command.params} and not self._gives_program(command, args):
+        if "program" in {p.name for p in command.params} and not self._gives_program(name, args):
             if not self.definitions and "--help" not in args:
                 raise UsageError("the session has no program yet: type one (v = x^2; f = exp(sin(v))), "
                                  f":load FILE, or give it to the command: {name} \"exp(sin(x^2))\"")
@@ -246,10 +249,13 @@ class Session:
                 args = [*args, "--", self.program_text()]
         return self.invoke([name, *args])
 
-    @staticmethod
-    def _gives_program(command: Any, args: list[str]) -> bool:
+    def _gives_program(self, name: str, args: list[str]) -> bool:
+        """Whether the arguments give the command a program (PROGRAM or -f), read as Click reads
+        them (under the group's context, whose settings such as -h the command inherits)."""
+        group = self.group
+        parent = group.context_class(group, info_name="adiff", **group.context_settings)
         try:
-            ctx = command.make_context(command.name, list(args), resilient_parsing=True)
+            ctx = group.commands[name].make_context(name, list(args), parent=parent, resilient_parsing=True)
         except Exception:  # noqa: BLE001 - a bad option: the real run reports it
             return False
         return ctx.params.get("program") is not None or ctx.params.get("file") is not None
@@ -329,7 +335,8 @@ class Session:
         self.expects = [e for e in self.expects if not e.uses & set(names)]
         readers = [d.name for d in self.definitions.values() if d.uses & set(names)]
         if readers:
-            sys.stderr.write(f"note: {', '.join(readers)} now read {', '.join(names)} as an input "
+            sys.stderr.write(f"note: {', '.join(readers)} now {'reads' if len(readers) == 1 else 'read'} "
+                             f"{', '.join(names)} as an input "
                              "without a value (give one: NAME = VALUE, or --at)\n")
         return 0
 
@@ -340,7 +347,7 @@ class Session:
             sys.stdout.write("the session has no definitions yet\n")
             return 0
         values = self.values() or {}
-        rows = [[d.name or "", d.text.partition("=")[2].strip(), "input" if d.is_value else "step",
+        rows = [[d.name or "", " ".join(d.text.partition("=")[2].split()), "input" if d.is_value else "step",
                  fmt(values.get(d.name))] for d in in_order(self.definitions)]
         rows += [[name, "", "input", "no value"] for name in self.names() if name not in self.definitions]
         table = Table("The session's names", ["name", "definition", "kind", "value"], rows,
@@ -368,6 +375,8 @@ def run_script(session: Session, stream: Iterable[str]) -> int:
     try:
         for text in lines_of(stream):
             code = session.answer(text)
+            if code == EXIT_INTERRUPTED:  # Ctrl-C stops a script
+                return code
             first_error = first_error or code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .ops import CONSTANTS, FUNCTIONS
-from .session import BANNER, Session, run_script, tokens, unfinished
+from .session import BANNER, EXIT_INTERRUPTED, Session, run_script, tokens, unfinished
 
 PROMPT, MORE = ">>> ", "... "
 _WORD = re.compile(r"(--?[\w-]*|:?[^\W\d][\w]*|)$")  # the word being completed, before the cursor
@@ -130,10 +130,11 @@ def prompt_session(session: Session, **io: Any) -> Any:
                          prompt_continuation=MORE, complete_while_typing=False, **io)
 
 
-def interactive(session: Session) -> int:
-    """The prompt: answers until Ctrl-D. Ctrl-C cancels a line, or a computation."""
+def interactive(session: Session, read: Any = None) -> int:
+    """The prompt: answers until Ctrl-D. Ctrl-C cancels the line being typed, or a computation.
+    `read` reads a line (default: prompt_toolkit's prompt, or input())."""
     sys.stdout.write(BANNER + "\n")
-    read = _reader(session)
+    read = read or _reader(session)
     while True:
         try:
             text = read()
@@ -143,8 +144,10 @@ def interactive(session: Session) -> int:
             sys.stdout.write("\n")
             return 0
         try:
-            session.answer(text)
+            code = session.answer(text)
         except KeyboardInterrupt:
+            code = EXIT_INTERRUPTED
+        if code == EXIT_INTERRUPTED:
             sys.stderr.write("interrupted\n")
 
 
