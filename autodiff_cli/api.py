@@ -30,7 +30,16 @@ from .engine import (
 from .errors import NameLookupError, UsageError
 from .formulas import function_list
 from .graph import Program
-from .inputs import COMPARE_ATOL, COMPARE_RTOL, dtype_named, input_values, names_listed, parse_grid, resolve
+from .inputs import (
+    COMPARE_ATOL,
+    COMPARE_RTOL,
+    dtype_named,
+    glued_hint,
+    input_values,
+    names_listed,
+    parse_grid,
+    resolve,
+)
 from .ops import CONVENTIONS, OPS
 from .parse import parse
 from .results import (
@@ -309,7 +318,8 @@ def grid(program: str | Program, *, grids: list[str] | None = None, points: dict
     unknown = [n for n in columns if n not in prog.inputs]
     if unknown:
         raise NameLookupError(f"--grid/--points {unknown[0]}: the program has no input '{unknown[0]}' "
-                              f"(its inputs: {', '.join(prog.inputs) or 'none'})")
+                              f"(its inputs: {', '.join(prog.inputs) or 'none'})",
+                              hint=glued_hint(prog, at or {}))
     overlap = [n for n in (at or {}) if n in columns]
     if overlap:
         raise UsageError(f"{overlap[0]} is given by --at and by the points; give it once")

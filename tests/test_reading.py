@@ -156,11 +156,16 @@ def test_glued_name_warning_goes_with_the_missing_value_error(run):
                                 "warning: read 'πx' as one name; for π·x write π*x or π x"]
 
 
-def test_glued_name_warning_goes_with_plots_missing_variable(run):
-    code, _, err = run("plot", "sin(πx)", "--over", "x=0:1")
+@pytest.mark.parametrize(("args", "error"), [
+    (("plot", "sin(πx)", "--over", "x=0:1"),
+     "error: --over x: the program has no input 'x' (its inputs: πx)"),
+    (("grad", "sin(πx)", "--grid", "x=0:1:3"),
+     "error: --grid/--points x: the program has no input 'x' (its inputs: πx)"),
+])
+def test_glued_name_warning_goes_with_a_missing_variable_of_plot_and_grid(run, args, error):
+    code, _, err = run(*args)
     assert code == 2
-    assert err.splitlines() == ["error: --over x: the program has no input 'x' (its inputs: πx)",
-                                "warning: read 'πx' as one name; for π·x write π*x or π x"]
+    assert err.splitlines() == [error, "warning: read 'πx' as one name; for π·x write π*x or π x"]
 
 
 @pytest.mark.parametrize(("program", "warning"), [
