@@ -18,7 +18,7 @@ import pytest
 import typer
 
 from autodiff_cli.cli import app
-from autodiff_cli.session import Session, in_order
+from autodiff_cli.session import BANNER, Session, in_order
 from tests.reference import CHAIN_DF_DX, CHAIN_PARTIALS, PERCEPTRON_GRADIENTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -285,7 +285,7 @@ def readme_transcript() -> tuple[list[str], str]:
     section = readme.split("\n## Session", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```text\n\$ adiff\n(.*?)```", section, re.S).group(1)
     lines = block.split("\n")
-    assert lines[0].startswith("adiff ") and lines[0].endswith("Ctrl-D quits.")
+    assert lines[0] == BANNER
     typed, shown = [], []
     for line in lines[1:]:
         if line.startswith(">>> ") or line.startswith("... "):
