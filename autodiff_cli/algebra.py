@@ -313,6 +313,13 @@ class Store:
     def mul(self, items: list[tuple[int, Any]]) -> int:
         """∏ expression^exponent (an exponent is a number or an expression id), flattened, the
         numbers folded into one coefficient, equal bases merged, exp(a)·exp(b) → exp(a + b)."""
+        if len(items) == 2 and items[0][1] == items[1][1] == self.one:  # k·sin(x): the common case
+            (a, _), (b, _) = items
+            kinds = (self.nodes[a][0], self.nodes[b][0])
+            if kinds[0] == NUM and kinds[1] in (ATOM, FN):
+                return self.scale(self.nodes[a][1], b)
+            if kinds[1] == NUM and kinds[0] in (ATOM, FN):
+                return self.scale(self.nodes[b][1], a)
         coeff: Fraction | float = ONE
         bases: dict[int, list[tuple[Any, int]]] = {}
         exps: list[tuple[Any, int]] = []  # exp(a)^k: k·a, collected into one exp
