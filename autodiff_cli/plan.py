@@ -11,11 +11,16 @@ for one gradient, slow for thousands of small steps. A StepPlan is made once fro
   local partial, multiplied by the adjoint and summed back to the argument's shape, or a
   vector-Jacobian product), the kink values of the convention where the rule has them.
 
-Values and adjoints live in two lists indexed by node id, reused from step to step. The rules
-are the op table's own (nothing here knows an operation), except two kernels written out
-because the table's general rules cost several calls per step: the product of two matrices
-(g·bᵀ and aᵀ·g; the table's rule handles vectors too) and the mean of every element (g/size,
-left to broadcast: every use of an adjoint accepts one that broadcasts to the node's shape).
+Values and adjoints live in two lists indexed by node id, reused from step to step; a step
+lets go of its intermediate arrays as soon as it is done with them (an adjoint once it is
+passed on, the forward values at the end), so that the next step's arrays take their memory
+back instead of new pages. The rules are the op table's own (nothing here knows an
+operation), except three kernels written out because the table's general rules cost several
+calls per step: the product of two matrices (g·bᵀ and aᵀ·g; the table's rule handles vectors
+too), the mean of every element (g/size, left to broadcast: every use of an adjoint accepts
+one that broadcasts to the node's shape), and relu's partial where(x > 0, 1, 0) as the mask
+x > 0 itself (the table's rule makes an integer array that numpy multiplies ten times slower;
+at the kink x = 0 every convention's value is 0, which the mask gives).
 tests/test_fit_optimizers.py checks the plan's gradients against the engine's. A program the
 plan cannot replay (hessian(), which the engine evaluates over the graph) gets None from
 `compile_plan`: training then uses the engine's passes.
@@ -154,6 +159,7 @@ class StepPlan:
             g = adj[n]
             if g is None:
                 continue
+            adj[n] = None  # used once: freed as soon as the arguments have their share
             args = [v[a] for a in arg_ids]
             y = v[n]
             mask = None
@@ -194,6 +200,8 @@ class StepPlan:
                 adj[arg] = c if previous is None else previous + c
         if not self.specialised:
             self._specialise()
+        for _, _, out, _ in self.forward_plan:
+            v[out] = None
         grads = {}
         for name, node in self.params.items():
             g = adj[node]

@@ -158,7 +158,7 @@ def _prediction_table(result: Any, digits: int, full: bool) -> Table:
     title = "Predictions at the query" if result.query else "Predictions at the program's inputs"
     if len(lengths) == 1 and None not in lengths and result.query:
         (n,) = lengths
-        t = Table(title, ["", *shown], styles={1 + len(result.query) + i: "cyan"
+        t = Table(title, ["#", *shown], styles={1 + len(result.query) + i: "cyan"
                                                for i in range(len(result.predictions))})
         for i in _ends(n, 20, full):
             t.rows.append([str(i + 1), *(fmt(v[i], digits, full) for v in shown.values())])

@@ -101,6 +101,21 @@ def test_from3_reproduces_the_lecture_trace(dtype, atol):
     assert result.loss_after < 1e-12 < result.loss_before
 
 
+def test_every_column_of_the_fit_tables_has_a_title():
+    """The query table's row numbers too (its first column): every table fit prints, with a
+    check, a validation split, a metric and a query."""
+    from autodiff_cli.render_fit import fit_tables
+
+    result = fit_from3(epochs=3, check_gradient=True, validation_split=0.5, metric="accuracy",
+                       metric_output="P", predict=["P", "H"], query={"X": np.array(QUERY)})
+    tables = fit_tables(result)
+    assert "Predictions at the query" in [t.title for t in tables]
+    for table in tables:
+        assert all(c.strip() for c in table.columns), (table.title, table.columns)
+    (query,) = [t for t in tables if t.title == "Predictions at the query"]
+    assert query.columns == ["#", "X", "P", "H"] and [r[0] for r in query.rows] == ["1", "2", "3", "4"]
+
+
 def test_from3_float32_and_float64_agree():
     a = fit_from3(predict=["P"], query={"X": np.array(QUERY)}).predictions["P"]
     b = fit_from3(dtype="float32", predict=["P"], query={"X": np.array(QUERY)}).predictions["P"]
