@@ -277,6 +277,28 @@ def test_ctrl_c_in_a_computation_returns_to_the_prompt(session, capsys, monkeypa
     assert captured.out.endswith(f"result = {math.exp(2):.10g}\n\n")  # f is the program's own
 
 
+def test_plain_prompt_without_prompt_toolkit_or_a_terminal(session, capsys, monkeypatch):
+    """Standard output is not a terminal here, so the prompt is input(), with `...` lines."""
+    from autodiff_cli.session_prompt import interactive
+
+    typed = iter(["x = 2", "f = exp(x +", "  1)", "grad --json"])
+    prompts = []
+
+    def fake_input(prompt):
+        prompts.append(prompt)
+        try:
+            return next(typed)
+        except StopIteration:
+            raise EOFError from None
+
+    monkeypatch.setattr("builtins.input", fake_input)
+    assert interactive(session) == 0
+    assert prompts == [">>> ", ">>> ", "... ", ">>> ", ">>> "]
+    out = capsys.readouterr().out
+    assert out.startswith(BANNER + "\n")
+    assert json.loads(out[len(BANNER) + 1:])["gradients"]["f"]["x"] == pytest.approx(math.exp(3), rel=1e-15)
+
+
 # -- the README's transcript -----------------------------------------------------------------------
 
 def readme_transcript() -> tuple[list[str], str]:
