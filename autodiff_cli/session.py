@@ -10,8 +10,10 @@ import graphlib
 import heapq
 import os
 import shlex
+import shutil
 import sys
 import tempfile
+import textwrap
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -28,6 +30,11 @@ from .ops import CONSTANTS
 
 BANNER = f"adiff {__version__}, derivatives node by node. Type help, or a program; Ctrl-D quits."
 EXIT_INTERRUPTED = 130
+HELP = ("A line is a statement, which extends the session's program (v = x^2; f = exp(sin(v)); a name "
+        "defined again is replaced, and what uses it follows; x = 3 gives the input x that value), or a "
+        "command with the same options as in the shell, acting on the session's program unless given one "
+        "(grad --at x=2, compare --eps 1e-3, help grad):")
+KEYS = "Tab completes, Up and Ctrl-R search the history, Ctrl-C cancels, Ctrl-D quits."
 META = {":vars": "the session's names, definitions and values",
         ":del NAME": "forget a definition (several: :del u,v)",
         ":reset": "forget every definition",
@@ -155,7 +162,17 @@ class Session:
         expression was given, if there is one."""
         pieces = list(_statements(text))
         if any(toks[0].type != "EXPECT" for _, toks in pieces):
-            grammar.read(text)  # errors placed in the text as typed, as on the shell
+            try:
+                grammar.read(text)  # errors placed in the text as typed, as on the shell
+            except AdiffError as err:
+                # One that only the order of the line makes (`f = exp(x); x = 2`: x read, then
+                # given a value) is not one here: the session orders the statements.
+                for piece, toks in pieces:
+                    try:
+                        if toks[0].type != "EXPECT":
+                            grammar.read(piece)
+                    except AdiffError:
+                        raise err from None
         definitions, expects, bare_name, name = dict(self.definitions), list(self.expects), None, None
         for piece, toks in pieces:
             if toks[0].type == "EXPECT":
@@ -287,14 +304,15 @@ class Session:
                 raise UsageError(f"no command '{topic}': the commands are {', '.join(self.group.commands)}")
             return self.invoke([topic, "--help"])
         width = max(len(k) for k in [*META, *self.group.commands]) + 2
-        out = ["A line is a statement, which extends the session's program (v = x^2; f = exp(sin(v));",
-               "a name defined again is replaced, and what uses it follows; x = 3 gives the input x",
-               "that value), or a command with the same options as in the shell, acting on the",
-               "session's program unless given one (grad --at x=2, compare --eps 1e-3, help grad):", ""]
-        out += [f"  {name.ljust(width)}{cmd.get_short_help_str(limit=80 - width)}"
+        columns = max(60, min(shutil.get_terminal_size().columns, 100))
+        out = textwrap.wrap(HELP, columns - 1) + [""]
+        out += [f"  {name.ljust(width)}{cmd.get_short_help_str(limit=columns - 3 - width)}"
                 for name, cmd in self.group.commands.items()]
-        out += ["", "Session commands:"] + [f"  {k.ljust(width)}{v}" for k, v in META.items()]
-        out += ["", "Tab completes, Up and Ctrl-R search the history, Ctrl-C cancels, Ctrl-D quits."]
+        out += ["", "Session commands:"]
+        out += [line for k, v in META.items()
+                for line in textwrap.wrap(v, columns - 1, initial_indent=f"  {k.ljust(width)}",
+                                          subsequent_indent=" " * (width + 2))]
+        out += [""] + textwrap.wrap(KEYS, columns - 1)
         sys.stdout.write("\n".join(out) + "\n")
         return 0
 

@@ -127,6 +127,17 @@ def test_statements_in_any_order_are_put_in_dependency_order(session, capsys):
             assert grads[target][wrt] == pytest.approx(value, rel=1e-15)
 
 
+def test_a_line_in_any_order(session, capsys):
+    """In a file, `x = 2` after x is read is an error; in a session, statements are ordered."""
+    assert session.answer("f = exp(v); v = x^2; x = 2") == 0
+    session.answer("grad --json")
+    got = json_answer(capsys.readouterr().out)["gradients"]["f"]["x"]
+    assert got == pytest.approx(4 * math.exp(4), rel=1e-15)  # ∂/∂x exp(x²) = 2x·exp(x²)
+    assert session.answer("g = 1; h = sin(x, 2)") == 2  # a real error is still the line's, placed in it
+    assert "error at line 1, column 12: sin() takes one argument" in capsys.readouterr().err
+    assert "g" not in session.definitions  # a line is added whole or not at all
+
+
 def test_the_latest_formula_is_the_default_target(session, capsys):
     for line in (CHAIN, "x = 2", "g = f * cos(x)", "y = 5"):
         session.answer(line)
