@@ -294,7 +294,8 @@ def test_diff_json_schema(run) -> None:
     assert code == 0
     docs = json.loads(out)["results"]
     assert [d["wrt"] for d in docs] == ["x", "y"]
-    assert [d["derivative"] for d in docs] == ["cos(x)·y^2", "2·y·sin(x)"]
+    assert [d["derivative"] for d in docs] in (["cos(x)·y^2", "2·y·sin(x)"],  # the factors' order is
+                                               ["y^2·cos(x)", "2·y·sin(x)"])  # the printer's choice
 
 
 def f2_ref(x: float) -> float:
