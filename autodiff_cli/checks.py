@@ -185,6 +185,8 @@ def _within_seconds(seconds: float, work: Any, *args: Any) -> Any:
 
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         return work(*args)
+    if signal.getitimer(signal.ITIMER_REAL)[0] > 0:  # a timer of the caller's is running: leave it be
+        return work(*args)
 
     def expire(signum: int, frame: Any) -> None:
         raise _OutOfTime
