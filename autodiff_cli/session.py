@@ -161,9 +161,10 @@ class Session:
         """Add a line's statements to the program (all or none); returns the name a bare
         expression was given, if there is one."""
         pieces = list(_statements(text))
+        line = None
         if any(toks[0].type != "EXPECT" for _, toks in pieces):
             try:
-                grammar.read(text)  # errors placed in the text as typed, as on the shell
+                line = grammar.read(text)  # errors placed in the text as typed, as on the shell
             except AdiffError as err:
                 # One that only the order of the line makes (`f = exp(x); x = 2`: x read, then
                 # given a value) is not one here: the session orders the statements.
@@ -183,7 +184,9 @@ class Session:
             else:
                 bare_name = name = self._bare_name(definitions)
                 statement, bare = f"{name} = {piece}", True
-            is_value = name in grammar.read(statement).defaults
+            # `x = 3`, `W = [[1, 2]]`: a value, as the grammar reads it (in the line when it read it)
+            read = grammar.read(statement) if line is None or bare else line
+            is_value = name in read.defaults and read.bindings.get(name) == read.inputs.get(name)
             # A name defined again keeps its place in the dict, so the order of first definition.
             definitions[name] = Definition(name, statement, _names_read(toks), is_value, bare)
         if pieces:

@@ -177,6 +177,22 @@ def test_multi_line_statements_and_expect_lines(session_run, tmp_path):
     assert saved.read_text() == "x = 2\nf = exp(sin(\n  x^2))\nexpect f == 0.4691641859\n"
 
 
+@pytest.mark.slow
+def test_a_program_100000_deep(session, capsys, tmp_path):
+    """Nothing in the session recurses over an expression: a 100,000-deep program loads, orders,
+    saves and answers."""
+    path = tmp_path / "deep.adiff"
+    path.write_text("x = 0.5\nf = " + "sin(" * 100_000 + "x" + ")" * 100_000 + "\n")
+    assert session.answer(f":load {path}") == 0
+    assert session.answer("grad --json") == 0
+    # ∂f/∂x is the product of cos(x_k) over the 100,000 nested sines, x_0 = x, x_(k+1) = sin(x_k)
+    x, product = 0.5, 1.0
+    for _ in range(100_000):
+        product *= math.cos(x)
+        x = math.sin(x)
+    assert json_answer(capsys.readouterr().out)["gradients"]["f"]["x"] == pytest.approx(product, rel=1e-9)
+
+
 # -- : commands --------------------------------------------------------------------------------
 
 def test_vars_lists_names_definitions_and_values(session, capsys):
