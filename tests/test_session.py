@@ -395,6 +395,28 @@ def test_prompt_completion_history_and_multi_line(session, capsys, tmp_path):
     assert "+grad --json" in history and "+f = sigmoid(weight)" in history  # kept for the next session
 
 
+def test_ctrl_c_cancels_the_line_and_ctrl_d_quits(session, capsys):
+    pytest.importorskip("prompt_toolkit")
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from autodiff_cli.session_prompt import interactive, prompt_session
+
+    with create_pipe_input() as inp:
+        def type_keys():
+            for chunk in ("x = 2\r", "y = 1 +\x03", "exp(x)\r", "\x04"):
+                time.sleep(0.15)
+                inp.send_text(chunk)
+
+        typist = threading.Thread(target=type_keys)
+        typist.start()
+        code = interactive(session, prompt_session(session, input=inp, output=DummyOutput()).prompt)
+        typist.join()
+    assert code == 0
+    assert "y" not in session.definitions  # the line Ctrl-C cancelled
+    assert capsys.readouterr().out == f"{BANNER}\nf = {math.exp(2):.10g}\n\n"
+
+
 def test_completions(session):
     from autodiff_cli.session_prompt import completions
 
