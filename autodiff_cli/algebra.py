@@ -101,8 +101,7 @@ class Store:
             return found
         # the order key: kind, name, size, a short look at the first child, and a digest of the
         # whole (stable across runs: zlib's checksums, then the children's digests mixed in)
-        data_text = f"{kind}|{name}|{text}".encode()
-        digest = zlib.crc32(data_text) | zlib.adler32(data_text) << 32
+        digest = zlib.crc32(f"{kind}|{name}|{text}".encode())
         size = 1
         keys, sizes, constant = self.keys, self.sizes, self.constant
         is_constant = True
@@ -583,8 +582,10 @@ def canonical(graph: Graph, root: int, store: Store | None = None) -> tuple[Stor
             canon[n] = store.atom(op, node.attr, _leaf_name(node))
         elif not node.args:  # zeros(2), linspace(...): an operation with parameters only
             canon[n] = store.fn(op, (), node.attr)
+        elif op == "pow":
+            canon[n] = store.mul([(canon[node.args[0]], canon[node.args[1]])])
         else:
-            canon[n] = store.apply(op, tuple(canon[a] for a in node.args), node.attr)
+            canon[n] = store.fn(op, tuple(canon[a] for a in node.args), node.attr)
     return store, canon[root]
 
 
