@@ -118,19 +118,32 @@ class StepPlan:
         self.one = np.ones((), dtype=dtype)[()]
 
     def _specialise(self) -> None:
-        """After the first pass: products of two matrices go straight to numpy (their ranks do
-        not change from batch to batch; a shape that does not fit still raises numpy's error,
-        which the caller turns into the engine's message)."""
-        v = self.values
-        matrices = {n for n in range(len(v)) if self.program.graph[n].op == "matmul" and v[n] is not None
-                    and all(np.ndim(v[a]) == 2 for a in self.program.graph[n].args)}
+        """After the first pass, from the values it left: products of two matrices go straight
+        to numpy (their ranks do not change from batch to batch; a shape that does not fit
+        still raises numpy's error, which the caller turns into the engine's message); the mean
+        of every element of a float array is its sum over its size (numpy's mean, without the
+        wrapper); a local partial whose type needs no cast (its argument's dtype does not change
+        from step to step) skips the test of it."""
+        v, graph = self.values, self.program.graph
+        matrices = {n for n in range(len(v)) if graph[n].op == "matmul" and v[n] is not None
+                    and all(np.ndim(v[a]) == 2 for a in graph[n].args)}
         for step in self.forward_plan:
-            if step[2] in matrices:
+            n, arg = step[2], step[1][0]
+            if n in matrices:
                 step[0] = np.matmul
-        for n, _, edges, _, _ in self.reverse_plan:
+            elif (graph[n].op == "mean" and step[3]["axis"] is None and isinstance(v[arg], np.ndarray)
+                  and v[arg].ndim and v[arg].dtype in (np.float32, np.float64)):
+                step[0], step[3] = _mean_of_all, {}
+        for n, arg_ids, edges, _, _ in self.reverse_plan:
             for edge in edges:
                 if n in matrices:
                     edge[3] = "matrices"
+                elif edge[3] is None and v[n] is not None:
+                    local = edge[2](*[v[a] for a in arg_ids], v[n])
+                    want = np.result_type(v[edge[1]], np.float32)
+                    have = getattr(local, "dtype", want)
+                    if have == want or (want == np.float64 and have.kind in "biu"):
+                        edge[3] = "local"
         self.specialised = True
 
     def forward(self, inputs: dict[str, Any]) -> Any:
@@ -184,6 +197,8 @@ class StepPlan:
                         c = g
                     elif kind == "minus":
                         c = -g
+                    elif kind == "local":  # its type seen to need no cast (_specialise)
+                        c = g * rule(*args, y)
                     else:
                         local = rule(*args, y)
                         want = np.result_type(a, np.float32)
@@ -213,6 +228,11 @@ class StepPlan:
             else:
                 grads[name] = g
         return loss, grads
+
+
+def _mean_of_all(a: Any) -> Any:
+    """np.mean(a) of a float32 or float64 array, the same bits: the sum, over the size."""
+    return np.add.reduce(a, axis=None) / a.size
 
 
 def compile_plan(program: Program, cost: int, params: dict[str, int], dtype: Any,

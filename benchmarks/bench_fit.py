@@ -7,7 +7,7 @@
    start-up); median of --runs interleaved runs, so both see the same load on a shared machine.
 2. In process, per step at batch size 1 on the 2-2-2 network: training.fit against the same
    training written by hand in numpy (forward, backpropagation, update; goal: at most 3x); the
-   runs of the two alternate, as in 1, and in 3.
+   runs of the two alternate, as in 1, and in 3 (4 x --runs of them: each takes some 10 ms).
    The trained weights of both are checked to agree first.
 3. A 64-256-10 network, softmax cross-entropy, 20,000 synthetic samples, batch size 128,
    3 epochs: training.fit against numpy by hand doing the same work (goal: within 1.5x): the
@@ -148,8 +148,9 @@ def main() -> None:
     by_hand = dense_by_hand(data, 1.0, 120)
     for k in by_hand:
         assert np.allclose(trained[k], by_hand[k], rtol=1e-10, atol=1e-12), k
-    ours_s, hand_s = interleaved([ours, lambda: dense_by_hand(data, 1.0, 120)], args.runs)
-    print(f"2. in process, 2-2-2 network, batch size 1, 240 steps, median of {args.runs}")
+    short = 4 * args.runs  # a run takes some 10 ms here: more of them, for a steadier median
+    ours_s, hand_s = interleaved([ours, lambda: dense_by_hand(data, 1.0, 120)], short)
+    print(f"2. in process, 2-2-2 network, batch size 1, 240 steps, median of {short}")
     print(f"   numpy by hand          {hand_s / 240 * 1e6:8.1f} us per step")
     print(f"   adiff training.fit     {ours_s / 240 * 1e6:8.1f} us per step   ratio {ours_s / hand_s:.1f} "
           f"(goal <= 3)")
@@ -210,9 +211,9 @@ def main() -> None:
     torch_trained = dense_by_torch(torch, data, 1.0, 120)
     for k, p in zip(("W1", "b1", "W2", "b2"), torch_trained, strict=True):
         assert np.allclose(p.detach().numpy(), by_hand[k], rtol=1e-10, atol=1e-12), k
-    ours_again, dense_s = interleaved([ours, lambda: dense_by_torch(torch, data, 1.0, 120)], args.runs)
-    print(f"4. PyTorch {torch.__version__} eager, float64, one thread, median of {args.runs}, each "
-          "alternating with adiff again")
+    ours_again, dense_s = interleaved([ours, lambda: dense_by_torch(torch, data, 1.0, 120)], short)
+    print(f"4. PyTorch {torch.__version__} eager, float64, one thread, each alternating with adiff again "
+          f"(medians of {short} and {args.runs})")
     print(f"   2-2-2, batch size 1    {dense_s / 240 * 1e6:8.1f} us per step   adiff is "
           f"{ours_again / dense_s:.2f}x its time (goal: faster, < 1)")
     if not args.skip_large:
