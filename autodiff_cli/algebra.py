@@ -159,8 +159,14 @@ class Store:
         if kind == FN:
             return data[0] in _NONNEGATIVE
         if kind == MUL:
-            return data[0] > 0 and all(self.nonneg[b] or (_is_int(self.value(e)) and self.value(e) % 2 == 0)
-                                       for b, e in data[1])
+            if not data[0] > 0:
+                return False
+            for b, e in data[1]:
+                if not self.nonneg[b]:
+                    v = self.value(e)
+                    if not (type(v) is int and v % 2 == 0):  # x^2 is never negative
+                        return False
+            return True
         if kind == ADD:
             return data[0] >= 0 and all(c > 0 and self.nonneg[t] for t, c in data[1])
         return False
