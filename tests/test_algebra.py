@@ -86,7 +86,8 @@ def test_the_canonical_form_has_the_same_values(text: str) -> None:
             expected = program_value(text, point)
             if not math.isfinite(expected):
                 continue
-            assert values_of(graph, top, point) == pytest.approx(expected, rel=1e-9, abs=1e-12), (text, printed)
+            value = values_of(graph, top, point)
+            assert value == pytest.approx(expected, rel=1e-9, abs=1e-12), (text, printed)
             # the printed text reads back through adiff's own parser to the same number
             assert program_value(printed, point) == pytest.approx(expected, rel=1e-9, abs=1e-12), printed
 

@@ -434,8 +434,8 @@ def test_diff_of_an_array_operation_is_not_an_internal_error(run) -> None:
     assert code == 2
     assert out == ""
     assert err.splitlines()[0] == (
-        "error at line 1: no symbolic derivative through sum (in f): it is an array operation (matrix calculus "
-        "is not implemented); adiff grad and adiff compare give its value")
+        "error at line 1: no symbolic derivative through sum (in f): it is an array operation (matrix "
+        "calculus is not implemented); adiff grad and adiff compare give its value")
 
 
 # =====================================================================================================
