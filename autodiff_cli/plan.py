@@ -13,8 +13,8 @@ for one gradient, slow for thousands of small steps. A StepPlan is made once fro
 
 Values and adjoints live in two lists indexed by node id, reused from step to step; a step
 lets go of its intermediate arrays as soon as it is done with them (an adjoint once it is
-passed on, the forward values at the end), so that the next step's arrays take their memory
-back instead of new pages. The rules are the op table's own (nothing here knows an
+passed on, a node's value once the reverse pass is past it, the rest at the end), so that
+fewer large arrays are alive at once. The rules are the op table's own (nothing here knows an
 operation), except three kernels written out because the table's general rules cost several
 calls per step: the product of two matrices (g·bᵀ and aᵀ·g; the table's rule handles vectors
 too), the mean of every element (g/size, left to broadcast: every use of an adjoint accepts
@@ -213,6 +213,8 @@ class StepPlan:
                         c = c.sum(axis=0) if c.shape[1:] == a.shape else fit_shape(c, a.shape)
                 previous = adj[arg]
                 adj[arg] = c if previous is None else previous + c
+            if self.specialised:  # its users came before it: no later edge reads its value
+                v[n] = None
         if not self.specialised:
             self._specialise()
         for _, _, out, _ in self.forward_plan:
