@@ -273,16 +273,20 @@ def shared_names(graph: Graph, root: int, labels: dict[int, str] | None = None, 
                  taken: set[str] | frozenset[str] = frozenset()) -> dict[int, str]:
     """Names t1, t2, ... for the subexpressions that would print more than once and are longer
     than `threshold` nodes, so a DAG prints in size linear in the graph (common-subexpression
-    elimination). Nodes already in `labels` print as their labels and are not renamed."""
+    elimination), or that would print three times or more where naming them is shorter.
+    Nodes already in `labels` print as their labels and are not renamed."""
     labels = labels or {}
     reached = [False] * (root + 1)
     reached[root] = True
     parents = [0] * (root + 1)
+    copies = [0] * (root + 1)  # how often a node would print with nothing named (capped)
+    copies[root] = 1
     for nid in range(root, -1, -1):
         if (reached[nid] and nid not in labels) or nid == root:
             for a in graph[nid].args:
                 reached[a] = True
                 parents[a] += 1
+                copies[a] = min(copies[a] + copies[nid], 1 << 20)
     size = [1] * (root + 1)
     names: dict[int, str] = {}
     prefix = "t"
@@ -292,7 +296,9 @@ def shared_names(graph: Graph, root: int, labels: dict[int, str] | None = None, 
         if not reached[nid] or nid in labels or graph[nid].op in LEAVES:
             continue
         size[nid] = 1 + sum(1 if (a in names or a in labels) else size[a] for a in graph[nid].args)
-        if parents[nid] >= 2 and size[nid] > threshold and nid != root:
+        # named when long, or when naming it shortens the output: sin(x^2 + y^2) printed four times
+        shorter = copies[nid] >= 3 and size[nid] >= 5 and (copies[nid] - 1) * size[nid] > size[nid] + 4
+        if parents[nid] >= 2 and (size[nid] > threshold or shorter) and nid != root:
             names[nid] = f"{prefix}{len(names) + 1}"
     return names
 

@@ -324,3 +324,12 @@ def test_high_order_is_refused_with_the_estimate(run) -> None:
         diff(nest, order=3, max_nodes=100)
     (fine,) = diff(nest, order=3, at={"x": 0.5})
     assert math.isfinite(float(fine.value))
+
+
+def test_a_part_printed_often_is_named_once(run) -> None:
+    # sin(x^2 + y^2), cos(x^2 + y^2) four times each: x^2 + y^2 is named (shorter output)
+    code, out, _ = run("diff", "sin(x^2+y^2)*exp(x*y)", "--mixed", "x,x")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "t1 = x^2 + y^2"
+    assert lines[1].count("t1") >= 4 and "x^2 + y^2" not in lines[1]
