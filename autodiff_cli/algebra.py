@@ -748,7 +748,7 @@ def _pull_common(store: Store, i: int) -> int:
     if all(isinstance(c, (int, Fraction)) for c in coefficients):
         top = math.gcd(*(Fraction(c).numerator for c in coefficients))
         bottom = math.lcm(*(Fraction(c).denominator for c in coefficients))
-        content = number(Fraction(top, bottom) * (-1 if coefficients[0] < 0 else 1))
+        content = number(Fraction(top, bottom) * (-1 if all(c < 0 for c in coefficients) else 1))
     per_term = [(number(c / content) if content != 1 else c, f) for c, f in per_term]
     rest = []
     for c, f in per_term:
