@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import typer
 
 from autodiff_cli import __version__  # the package's own version (a relative import would name __init__)
@@ -84,6 +85,22 @@ def _names_read(toks: list[Any]) -> frozenset[str]:
     keyword argument such as axis=0)."""
     return frozenset(t.value for i, t in enumerate(toks) if t.type == "NAME"
                      and not (i + 1 < len(toks) and toks[i + 1].type == "EQUAL"))
+
+
+def _as_value(name: str, expression: str, statement: str) -> tuple[str, bool]:
+    """`x = pi/4`: an expression of numbers gives x that value, as --at x=pi/4 does (in a file it
+    would be a constant step): written as the number, the expression kept in a comment."""
+    from .inputs import value_of
+    from .printing import array_literal, format_number
+
+    try:
+        value = value_of(expression, name)
+    except AdiffError:
+        return statement, False
+    if not np.isfinite(value).all():
+        return statement, False
+    number = format_number(float(value)) if np.ndim(value) == 0 else array_literal(np.asarray(value))
+    return (statement if number == expression else f"{name} = {number}  # {expression}"), True
 
 
 def in_order(definitions: dict[str, Definition], latest: str | None = None) -> list[Definition]:
@@ -187,6 +204,8 @@ class Session:
             # `x = 3`, `W = [[1, 2]]`: a value, as the grammar reads it (in the line when it read it)
             read = grammar.read(statement) if line is None or bare else line
             is_value = name in read.defaults and read.bindings.get(name) == read.inputs.get(name)
+            if not (is_value or bare or _names_read(toks) - CONSTANTS.keys()):
+                statement, is_value = _as_value(name, piece.partition("=")[2].strip(), statement)
             # A name defined again keeps its place in the dict, so the order of first definition.
             definitions[name] = Definition(name, statement, _names_read(toks), is_value, bare)
         if pieces:

@@ -104,6 +104,12 @@ def test_an_input_given_a_value_acts_as_at(session, capsys):
     assert at_3["gradients"]["f"]["x"] == pytest.approx(6 * math.cos(9) * math.exp(math.sin(9)), rel=1e-14)
     session.answer("grad --json --at x=2")  # --at still overrides the value
     assert json_answer(capsys.readouterr().out)["gradients"]["f"]["x"] == CHAIN_DF_DX
+    session.answer("x = pi/4")  # an expression of numbers is a value too, as in --at x=pi/4
+    session.answer("grad --json")
+    x = math.pi / 4
+    got = json_answer(capsys.readouterr().out)["gradients"]["f"]["x"]
+    assert got == pytest.approx(2 * x * math.cos(x * x) * math.exp(math.sin(x * x)), rel=1e-14)
+    assert session.definitions["x"].text == f"x = {x!r}  # pi/4"  # as saved: a file reads it the same
 
 
 def test_redefinition_replaces_and_dependants_follow(session, capsys):
