@@ -5,6 +5,7 @@ bracket continued on the next line, and syntax highlighting. Without it, a plain
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import sys
@@ -19,6 +20,7 @@ _WORD = re.compile(r"(--?[\w-]*|:?[^\W\d][\w]*|)$")  # the word being completed,
 STYLE = {"command": "bold ansiblue", "option": "ansimagenta", "function": "ansicyan",
          "number": "ansiyellow", "name": "", "defined": "bold", "comment": "italic ansibrightblack",
          "keyword": "bold ansigreen"}
+_FILE_OPTIONS = ("-f", "--file", "-o", "--output", "--points")  # options whose value is a file
 _TOKEN_STYLES = {"FUNC": "function", "NUMBER": "number", "EXPECT": "keyword", "WITHIN": "keyword"}
 
 
@@ -36,7 +38,12 @@ def is_command_line(session: Session, text: str) -> bool:
 
 def completions(session: Session, before: str) -> tuple[str, list[str]]:
     """The word being typed and what may complete it: at the start of a line, commands and
-    names; after a command, its options; in a statement, functions and the session's names."""
+    names; after a command, its options, or a file where it takes one; in a statement,
+    functions and the session's names."""
+    word = _file_word(session, before)
+    if word is not None:
+        found = glob.glob(glob.escape(word) + "*")
+        return word, sorted(p + os.sep if os.path.isdir(p) else p for p in found)
     word = _WORD.search(before).group(1)  # type: ignore[union-attr]
     head = before[:len(before) - len(word)]
     words = head.split()
@@ -55,6 +62,16 @@ def completions(session: Session, before: str) -> tuple[str, list[str]]:
     else:
         candidates = [*names, *FUNCTIONS]
     return word, sorted({c for c in candidates if c.startswith(word) and c != word})
+
+
+def _file_word(session: Session, before: str) -> str | None:
+    """The file name being typed where a command expects one (:load, :save, run, -f, -o, --points)."""
+    words = before.split()
+    word = "" if before[-1:].isspace() else words[-1] if words else ""
+    previous = words[:-1] if word else words
+    if not previous or word.startswith("-") or not is_command_line(session, before):
+        return None
+    return word if previous[0] in (":load", ":save", "run") or previous[-1] in _FILE_OPTIONS else None
 
 
 def highlighted(session: Session, line: str) -> list[tuple[str, str]]:

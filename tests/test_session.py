@@ -423,7 +423,8 @@ def test_ctrl_c_cancels_the_line_and_ctrl_d_quits(session, capsys):
     assert capsys.readouterr().out == f"{BANNER}\nf = {math.exp(2):.10g}\n\n"
 
 
-def test_completions(session):
+def test_completions(session, monkeypatch):
+    monkeypatch.chdir(ROOT)
     from autodiff_cli.session_prompt import completions
 
     session.answer(CHAIN)
@@ -434,6 +435,10 @@ def test_completions(session):
     assert completions(session, "g = sin(u") == ("u", [])  # u is complete already
     assert "v" in completions(session, ":del ")[1]
     assert completions(session, ":v") == (":v", [":vars"])
+    assert completions(session, ":load samples/chain_r") == ("samples/chain_r", ["samples/chain_rule.adiff"])
+    assert completions(session, "run samp") == ("samp", ["samples/"])
+    assert completions(session, "grad -f samples/perc") == ("samples/perc", ["samples/perceptron.adiff"])
+    assert completions(session, "run --js") == ("--js", ["--json"])
 
 
 def test_highlighting_covers_the_line(session):
