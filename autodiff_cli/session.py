@@ -97,7 +97,7 @@ def _as_value(name: str, expression: str, statement: str) -> tuple[str, bool]:
         value = value_of(expression, name)
     except AdiffError:
         return statement, False
-    if not np.isfinite(value).all():
+    if not np.isfinite(value).all() or np.size(value) > 1000:  # a big array stays a step, not a literal
         return statement, False
     number = format_number(float(value)) if np.ndim(value) == 0 else array_literal(np.asarray(value))
     return (statement if number == expression else f"{name} = {number}  # {expression}"), True
