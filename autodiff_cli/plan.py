@@ -116,6 +116,7 @@ class StepPlan:
         self.adjoints: list[Any] = [None] * len(graph)
         self.specialised = False
         self.one = np.ones((), dtype=dtype)[()]
+        self.numpy_dtype = np.dtype(dtype)  # compared with a gradient's at every step: dtype to dtype is fast
 
     def _specialise(self) -> None:
         """After the first pass, from the values it left: products of two matrices go straight
@@ -225,7 +226,7 @@ class StepPlan:
             shape = np.shape(inputs[name])
             if g is None:
                 grads[name] = np.zeros(shape, dtype=self.dtype)
-            elif g.shape != shape or g.dtype != self.dtype:
+            elif g.shape != shape or g.dtype != self.numpy_dtype:
                 grads[name] = np.broadcast_to(g, shape).astype(self.dtype, copy=False)
             else:
                 grads[name] = g

@@ -139,8 +139,12 @@ def _finite(value: Any) -> bool:
 
 def _all_finite(grads: dict[str, Any]) -> bool:
     """Every gradient finite: one sum per gradient first (a sum of finite numbers is finite
-    unless it overflows), each element looked at only when a sum is not."""
-    return math.isfinite(sum(float(g.sum()) for g in grads.values())) or all(map(_finite, grads.values()))
+    unless it overflows), each element looked at only when a sum is not. A small gradient is
+    summed as Python floats: numpy's reduction costs more to call than that sum of a few."""
+    total = 0.0
+    for g in grads.values():
+        total += sum(g.ravel().tolist()) if g.size <= 64 else float(g.sum())
+    return math.isfinite(total) or all(map(_finite, grads.values()))
 
 
 def _unused(program: Program, nodes: list[int]) -> dict[int, Any]:

@@ -350,3 +350,19 @@ def test_every_fit_option_is_in_the_readme(run):
     missing = sorted(o for o in options if o not in readme)
     assert not missing, f"{missing} are not in the README"
     assert "## Training: `adiff fit`" in readme
+
+
+def test_the_finiteness_check_of_the_gradients():
+    """Small gradients are summed as Python floats, large ones by numpy: an inf or a nan in
+    either is caught, and a sum that overflows from finite elements is not taken for one."""
+    from autodiff_cli.training import _all_finite
+
+    small, large = np.ones((2, 2)), np.ones((30, 30))
+    assert _all_finite({"a": small, "b": large, "c": np.float64(2.0)})
+    for where in ("a", "b"):
+        for bad in (np.inf, -np.inf, np.nan):
+            grads = {"a": small.copy(), "b": large.copy()}
+            grads[where][1, 1] = bad
+            assert not _all_finite(grads), (where, bad)
+    with np.errstate(all="ignore"):
+        assert _all_finite({"a": np.full(100, 1e308), "b": np.full((2, 2), 3e38, dtype=np.float32)})
