@@ -20,7 +20,9 @@ calls per step: the product of two matrices (g·bᵀ and aᵀ·g; the table's ru
 too), the mean of every element (g/size, left to broadcast: every use of an adjoint accepts
 one that broadcasts to the node's shape), and relu's partial where(x > 0, 1, 0) as the mask
 x > 0 itself (the table's rule makes an integer array that numpy multiplies ten times slower;
-at the kink x = 0 every convention's value is 0, which the mask gives).
+at the kink x = 0 every convention's value is 0, which the mask gives); and, forward, the mean
+of every element of a float array as its sum over its size (numpy's mean, bit for bit, without
+its wrapper's cost).
 tests/test_fit_optimizers.py checks the plan's gradients against the engine's. A program the
 plan cannot replay (hessian(), which the engine evaluates over the graph) gets None from
 `compile_plan`: training then uses the engine's passes.
