@@ -635,7 +635,7 @@ def main() -> None:
         # (session.py, session_prompt.py); shell completion also runs `adiff` alone, with that variable
         from .session_prompt import start
 
-        sys.exit(start(lambda: typer.main.get_command(app)))
+        sys.exit(start(lambda: typer.main.get_command(app), program_first))
     command = command_line(sys.argv[1:])
     try:
         command.main(args=program_first(command, sys.argv[1:]), prog_name="adiff")

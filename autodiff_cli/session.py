@@ -148,10 +148,13 @@ def write_atomically(path: str, text: str) -> None:
 
 class Session:
     """The session's program and the commands that act on it. `commands` builds the shell's
-    Click group (typer.main.get_command), on first use."""
+    Click group (typer.main.get_command), on first use; `arrange(group, args)` is what the
+    shell does to a command line before Click reads it (cli.program_first), if anything."""
 
-    def __init__(self, commands: Callable[[], Any]):
+    def __init__(self, commands: Callable[[], Any],
+                 arrange: Callable[[Any, list[str]], list[str]] | None = None):
         self._make_group = commands
+        self._arrange = arrange or (lambda group, args: args)
         self._group: Any = None
         self.definitions: dict[str, Definition] = {}
         self.expects: list[Definition] = []
@@ -280,6 +283,7 @@ class Session:
         """A shell command on the session's program (unless given one): the same options, the
         same output and the same exit code as `adiff NAME ARGS...`."""
         command = self.group.commands[name]
+        args = self._arrange(self.group, [name, *args])[1:]  # a program may start with '-', as in the shell
         if "program" in {p.name for p in command.params} and not self._gives_program(name, args):
             if not self.definitions and "--help" not in args:
                 raise UsageError("the session has no program yet: type one (v = x^2; f = exp(sin(v))), "
@@ -302,7 +306,7 @@ class Session:
     def invoke(self, args: list[str]) -> int:
         """Run `adiff ARGS...` in this process, through the shell's Click group."""
         try:
-            code = self.group.main(args, prog_name="adiff", standalone_mode=False)
+            code = self.group.main(self._arrange(self.group, args), prog_name="adiff", standalone_mode=False)
         except typer.TyperException as err:  # Click's usage errors: shown as the shell shows them
             show = getattr(err, "show", None)
             if show is None:

@@ -188,9 +188,10 @@ def _reader(session: Session) -> Any:
     return read
 
 
-def start(commands: Any) -> int:
-    """`adiff` with no arguments: the prompt on a terminal; piped input is a script."""
-    session = Session(commands)
+def start(commands: Any, arrange: Any = None) -> int:
+    """`adiff` with no arguments: the prompt on a terminal; piped input is a script. The
+    arguments are those of Session."""
+    session = Session(commands, arrange)
     if not sys.stdin.isatty():
         return run_script(session, sys.stdin)
     return interactive(session)

@@ -93,6 +93,10 @@ def test_run_and_a_program_given_to_the_command(session_run, run):
     assert code == 0
 
 
+def test_a_program_that_starts_with_a_minus_as_in_the_shell(session_run, shell):
+    assert session_run('grad "-x^2" --at x=3') == shell("grad", "-x^2", "--at", "x=3")
+
+
 # -- the session's program ------------------------------------------------------------------------
 
 def test_an_input_given_a_value_acts_as_at(session, capsys):
