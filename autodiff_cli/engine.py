@@ -579,6 +579,13 @@ def _arg_mask(mask: Any, shape: tuple[int, ...]) -> Any:
 def _product_warning(program: Program, node_id: int, arg: int, g: Any, local: Any) -> Diagnostic:
     label, line, where = describe(program, node_id)
     arg_label = program.labels.get(arg) or to_text(program.graph, arg, program.labels, limit=40)
+    if type(local) is LinearMap:  # an array operation: its product, not a partial, is what failed
+        shown = np.asarray(g, dtype=float).ravel()
+        return Diagnostic(
+            "non-finite", f"reverse pass: the adjoint of {arg_label} became non-finite on the edge out of "
+            f"{label}{where}: the {local.describe} of an adjoint "
+            + ("with non-finite elements" if not np.isfinite(shown).all() else "of finite elements"),
+            label, line)
     g_show, l_show = _first_bad(g, local)
     return Diagnostic(
         "non-finite",

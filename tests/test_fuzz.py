@@ -40,6 +40,7 @@ from autodiff_cli.parse import parse
 NAMES = ("x", "y", "z")
 INFIX = ("+", "-", "*", "/", "^")  # the grammar's arithmetic levels: sum, product, power
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
+REDUCTIONS = ("sum", "mean", "max", "min", "logsumexp")  # array operations of an array literal
 SPECIAL_NUMBERS = ("1e308", "1e-320", "1e400", "0", "0.0", "2.5e-3", "pi", "e", "π", "123456789")
 
 
@@ -74,6 +75,7 @@ def _extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         st.tuples(inner, st.sampled_from(COMPARISONS), inner, inner, inner).map(
             lambda t: f"where({t[0]} {t[1]} {t[2]}, {t[3]}, {t[4]})"),
         st.tuples(inner, st.sampled_from(NAMES)).map(lambda t: f"grad({t[0]}, {t[1]})"),
+        st.tuples(st.sampled_from(REDUCTIONS), inner, inner).map(lambda t: f"{t[0]}([{t[1]}, {t[2]}])"),
     )
 
 
@@ -174,10 +176,10 @@ def input_args(point: dict[str, float]) -> list[str]:
     return [a for n, v in point.items() for a in ("--at", f"{n}={v!r}")]
 
 
-# The default run's budget: 60 programs per invariant, the same ones every run. benchmarks/fuzz.py
+# The default run's budget: 50 programs per invariant, the same ones every run. benchmarks/fuzz.py
 # sets ADIFF_FUZZ_EXAMPLES for long runs of fresh programs.
 LONG_RUN = os.environ.get("ADIFF_FUZZ_EXAMPLES")
-FUZZ = settings(max_examples=int(LONG_RUN or 60), deadline=None, derandomize=not LONG_RUN, database=None,
+FUZZ = settings(max_examples=int(LONG_RUN or 50), deadline=None, derandomize=not LONG_RUN, database=None,
                 suppress_health_check=list(HealthCheck))
 
 

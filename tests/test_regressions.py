@@ -293,3 +293,11 @@ def test_compare_gives_up_the_formula_not_the_answer(monkeypatch):
     result = api.compare(deep, at={"x": "1"})
     assert result.agree and result.pairs[0].symbolic is None
     assert any("took more than" in w.message for w in result.warnings)
+
+
+def test_a_non_finite_product_through_an_array_operation_is_explained(run):
+    # found by benchmarks/fuzz.py: the reverse pass's warning read an array operation's
+    # vector-Jacobian product as a number (TypeError, exit 70)
+    code, _, err = run("grad", "max([x, -where(x < x, z, binary_crossentropy(x, y))])", "--at", "x=0,y=0,z=0")
+    assert code == EXIT_CHECK
+    assert "the vector-Jacobian product of max" in err
