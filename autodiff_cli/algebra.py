@@ -206,7 +206,13 @@ class Store:
                     terms[tt] = terms.get(tt, ZERO) + c * cc
             elif kind == MUL and data[0] != 1:
                 tt = self._mul_node(ONE, data[1])
-                terms[tt] = terms.get(tt, ZERO) + c * data[0]
+                if self.nodes[tt][0] == ADD:  # 2·(x + 1) in a sum: its terms join the sum
+                    inner = self.nodes[tt][1]
+                    const += c * data[0] * inner[0]
+                    for t2, c2 in inner[1]:
+                        terms[t2] = terms.get(t2, ZERO) + c * data[0] * c2
+                else:
+                    terms[tt] = terms.get(tt, ZERO) + c * data[0]
             else:
                 terms[t] = terms.get(t, ZERO) + c
         terms = {t: number(c) for t, c in terms.items() if c != 0}
@@ -394,9 +400,6 @@ class Store:
         if abs(coeff) != 1 and len(final) > 1:
             coeff, final = self._double_angle(coeff, final)
         final.sort(key=lambda f: (self.keys[f[0]], self.keys[f[1]]))
-        lone_sum = len(final) == 1 and self.nodes[final[0][0]][0] == ADD and self.value(final[0][1]) == 1
-        if coeff != 1 and lone_sum:
-            return self.add([(coeff, final[0][0])])  # 2·(x + 1) → 2·x + 2, as SymPy does
         return self._mul_node(coeff, tuple(final))
 
     def _double_angle(self, coeff: Any, factors: list[tuple[int, int]]) -> tuple[Any, list]:
