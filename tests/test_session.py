@@ -16,10 +16,10 @@ import time
 
 import pytest
 import typer
+from reference import CHAIN_DF_DX, CHAIN_PARTIALS, PERCEPTRON_GRADIENTS
 
 from autodiff_cli.cli import app
 from autodiff_cli.session import BANNER, Session, in_order
-from tests.reference import CHAIN_DF_DX, CHAIN_PARTIALS, PERCEPTRON_GRADIENTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHAIN = "v = x^2; u = sin(v); f = exp(u)"
