@@ -33,7 +33,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     help="Derivatives of composed expressions, node by node: forward values, local partials, "
          "reverse-pass adjoints.\n\nExit codes: 0 ok; 1 a requested value is not finite, or a "
-         "check failed (compare, run); 2 usage, parse or shape error; 70 internal error.",
+         "check failed (compare, run); 2 usage, parse or shape error; 70 internal error; 130 "
+         "interrupted.\n\n`adiff` alone opens a session: a prompt that keeps a program and answers "
+         "the same commands.",
 )
 
 
