@@ -698,7 +698,7 @@ def _factor_dict(store: Store, t: int) -> dict[int, int]:
 
 
 def _multiplied_out(store: Store, coeff: Any, factors: list[tuple[int, int]],
-                    most: int = 32) -> list[tuple[Any, int]] | None:
+                    most: int = 32, merge: bool = False) -> list[tuple[Any, int]] | None:
     """coeff·∏ factors as a list of terms, the sums among them (to the power 1) multiplied
     out; None when that makes more than `most` terms."""
     partials: list[tuple[Any, list]] = [(coeff, [])]
@@ -713,9 +713,22 @@ def _multiplied_out(store: Store, coeff: Any, factors: list[tuple[int, int]],
                 partials = [(pc * cc, pf + tf) for pc, pf in partials for cc, tf in terms]
                 if len(partials) > most:
                     return None
+                if merge:  # like partial products meet at once: (x + 1)^4 stays 5 terms, not 16
+                    partials = _merged(store, partials)
         else:
             partials = [(pc, pf + [(b, e)]) for pc, pf in partials]
     return [(pc, store.mul(pf)) for pc, pf in partials]
+
+
+def _merged(store: Store, partials: list[tuple[Any, list]]) -> list[tuple[Any, list]]:
+    out: dict[int, list] = {}
+    for c, f in partials:
+        key = store.mul(f)
+        if key in out:
+            out[key][0] += c
+        else:
+            out[key] = [c, [(key, store.one)]]
+    return [(c, f) for c, f in out.values()]
 
 
 def _pull_common(store: Store, i: int) -> int:
@@ -763,7 +776,39 @@ def _pull_common(store: Store, i: int) -> int:
     return store.mul([*pulled, (inner, store.one), (store.num(content), store.one)])
 
 
-def canonical_form(graph: Graph, root: int, factor: bool = True) -> tuple[Store, int]:
-    """canonical(), then common factors pulled out (unless `factor` is off: the expanded sum)."""
+def canonical_form(graph: Graph, root: int, factor: bool = True, expand: bool = False) -> tuple[Store, int]:
+    """canonical(), then common factors pulled out (`factor`), or products of sums multiplied
+    out (`expand`: the expanded sum), or neither."""
     store, i = canonical(graph, root)
+    if expand:
+        return store, expand_products(store, i)
     return store, factor_common(store, i) if factor else i
+
+
+def expand_products(store: Store, root: int, most: int = 256) -> int:
+    """Products of sums multiplied out, sums to small whole powers too ((x + 1)^2·x →
+    x^3 + 2·x^2 + x), bottom up; a product that would make more than `most` terms is kept."""
+    new: dict[int, int] = {}
+    for i in store.reached(root):
+        kind, data = store.nodes[i]
+        if kind in (NUM, ATOM):
+            new[i] = i
+        elif kind == FN:
+            new[i] = store.fn(data[0], tuple(new[a] for a in data[1]), data[2])
+        elif kind == ADD:
+            new[i] = store.add([(data[0], store.one)] + [(c, new[t]) for t, c in data[1]])
+        else:
+            factors = []
+            for b, e in data[1]:
+                v = store.value(e)
+                if store.nodes[new[b]][0] == ADD and _is_int(v) and 1 < v <= 4:
+                    factors += [(new[b], store.one)] * v  # (x + 1)^2 as (x + 1)·(x + 1)
+                else:
+                    factors.append((new[b], new[e]))
+            if any(store.nodes[b][0] == ADD and store.value(e) == 1 for b, e in factors):
+                terms = _multiplied_out(store, data[0], factors, most, merge=True)
+                if terms is not None:
+                    new[i] = store.add(terms)
+                    continue
+            new[i] = store.mul([(new[b], new[e]) for b, e in data[1]] + [(store.num(data[0]), store.one)])
+    return new[root]

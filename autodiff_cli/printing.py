@@ -430,9 +430,22 @@ def _factors(store: Store, term: int, one: int) -> tuple:
     return data[1] if kind == algebra.MUL else ((term, one),)
 
 
+def _degrees(store: Store, term: int) -> tuple:
+    """A polynomial's order for a term: higher total degree first, then by the powers of the
+    names in alphabetical order (x^3·y before x·y^3); terms without names keep their order."""
+    powers: dict[str, Any] = {}
+    for base, exponent in _factors(store, term, -1):
+        kind, data = store.nodes[base]
+        value = store.value(exponent) if exponent >= 0 else 1
+        if kind == algebra.ATOM and data[0] != "const" and value is not None and value > 0:
+            powers[store.keys[base][1]] = value
+    return (-sum(powers.values()), tuple(sorted(((name, -v) for name, v in powers.items()))))
+
+
 def _sum(g: Graph, store: Store, pres: dict[int, int], const: Any, terms: tuple) -> int:
     """Positive terms first, then the negative ones as subtractions, the constant last."""
     one = store.num(1)
+    terms = sorted(terms, key=lambda t: _degrees(store, t[0]))  # 3·x^2 + 4·x + 1
     ordered = [t for t in terms if t[1] > 0] + [t for t in terms if not t[1] > 0]
     parts = []
     for n, (term, c) in enumerate(ordered):

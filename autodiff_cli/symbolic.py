@@ -160,7 +160,7 @@ def canonical(graph: Graph, node: int, labels: dict[int, str], expand: bool = Fa
     """A formula in canonical, simplest form (algebra), laid out for printing (printing.present):
     common factors pulled out, or with `expand` the expanded sum. `assumed`: conditions already
     used on the way (a > 0 where exp(log(a)) = a)."""
-    store, root = canonical_form(graph, node, factor=not expand)
+    store, root = canonical_form(graph, node, factor=not expand, expand=expand)
     g, top, conditions = present(store, root)
     texts = [to_text(g, c, labels, strict=False) for c in conditions]
     return Formula(Builder(g, simplify=False), top, labels, list(dict.fromkeys([*(assumed or []), *texts])))

@@ -142,6 +142,19 @@ def test_expanded_form_keeps_the_sum() -> None:
     assert canonical_text("x^x*log(x) + x^x", factor=False) == "x^x + x^x·log(x)"
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("(x+1)^2*x", "3·x^2 + 4·x + 1"),
+    ("(x+y)^5", "5·x^4 + 20·x^3·y + 30·x^2·y^2 + 20·x·y^3 + 5·y^4"),
+    ("x^x", "x^x + x^x·log(x)"),
+])
+def test_expand_multiplies_out(run, text: str, expected: str) -> None:
+    code, out, _ = run("diff", text, "--wrt", "x", "--expand")
+    assert code == 0
+    assert out == f"∂f/∂x = {expected}\n"
+    assert diff(text, wrt="x", expand=True, at={"x": 0.7, "y": 0.2})[0].value == pytest.approx(
+        diff(text, wrt="x", at={"x": 0.7, "y": 0.2})[0].value, rel=1e-13)
+
+
 def test_exp_of_log_states_its_condition() -> None:
     prog = parse("exp(log(x^2 + y))")
     store, root = canonical(prog.graph, prog.target)
