@@ -151,8 +151,9 @@ def test_expand_multiplies_out(run, text: str, expected: str) -> None:
     code, out, _ = run("diff", text, "--wrt", "x", "--expand")
     assert code == 0
     assert out == f"∂f/∂x = {expected}\n"
-    assert diff(text, wrt="x", expand=True, at={"x": 0.7, "y": 0.2})[0].value == pytest.approx(
-        diff(text, wrt="x", at={"x": 0.7, "y": 0.2})[0].value, rel=1e-13)
+    at = {"x": 0.7, "y": 0.2} if "y" in text else {"x": 0.7}
+    assert diff(text, wrt="x", expand=True, at=at)[0].value == pytest.approx(
+        diff(text, wrt="x", at=at)[0].value, rel=1e-13)
 
 
 def test_exp_of_log_states_its_condition() -> None:
