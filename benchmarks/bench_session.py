@@ -126,15 +126,26 @@ def interleaved(fns: list, runs: int) -> list[float]:
     return [statistics.median(t) for t in times]
 
 
-def other_tools(runs: int) -> list[str]:
+def other_tools(runs: int, questions: int = 100) -> list[str]:
+    """qalc's and Maxima's whole processes for one derivative, and their own answer time at their
+    prompt: the same process fed 1 and 1 + `questions` derivatives on standard input, the
+    difference divided by `questions` (what a session of questions costs them per answer)."""
     lines = []
-    for tool, args in (("qalc", ["qalc", "diff(exp(sin(x^2)), x)"]),
-                       ("maxima", ["maxima", "--very-quiet", "--batch-string=diff(exp(sin(x^2)),x);"])):
+    tools = {"qalc": (["qalc"], "diff(exp(sin(x^2)), x)\n"),
+             "maxima": (["maxima", "--very-quiet"], "diff(exp(sin(x^2)),x);\n")}
+    for tool, (args, question) in tools.items():
         if shutil.which(tool) is None:
             lines.append(f"  {tool}: not installed here")
             continue
-        seconds = median_time(lambda a=args: subprocess.run(a, capture_output=True, check=False), runs)
-        lines.append(f"  {tool} whole process: {seconds * 1000:.0f} ms")
+
+        def fed(n: int, args: list[str] = args, question: str = question) -> float:
+            start = time.perf_counter()
+            subprocess.run(args, input=question * n, capture_output=True, text=True, check=False)
+            return time.perf_counter() - start
+
+        one, many = interleaved([lambda: fed(1), lambda: fed(1 + questions)], runs)
+        lines.append(f"  {tool}: whole process {one * 1000:.0f} ms; at its prompt "
+                     f"{(many - one) / questions * 1000:.2f} ms an answer")
     return lines
 
 
