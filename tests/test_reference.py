@@ -79,8 +79,8 @@ def test_section_1_cli_table(shell):
     assert "∂v/∂x = 2·x = 4" in out
     assert "∂u/∂v = cos(v) = -0.6536436209" in out
     assert "∂f/∂u = exp(u) = 0.4691641859" in out
-    assert "∂f  0.4691641859  -0.3066661772  -1.226664709" in out
-    assert "∂u  1             -0.6536436209  -2.614574483" in out
+    assert "∂f      0.4691641859  -0.3066661772  -1.226664709" in out
+    assert "∂u      1             -0.6536436209  -2.614574483" in out
 
 
 def test_not_connected(run):
