@@ -720,6 +720,12 @@ def _multiplied_out(store: Store, coeff: Any, factors: list[tuple[int, int]],
     return [(pc, store.mul(pf)) for pc, pf in partials]
 
 
+def _has_sum_factor(store: Store, t: int) -> bool:
+    kind, data = store.nodes[t]
+    return kind == MUL and any(store.nodes[b][0] == ADD and store.value(e) in (1, 2, 3, 4)
+                               for b, e in data[1])
+
+
 def _merged(store: Store, partials: list[tuple[Any, list]]) -> list[tuple[Any, list]]:
     out: dict[int, list] = {}
     for c, f in partials:
@@ -808,7 +814,10 @@ def expand_products(store: Store, root: int, most: int = 256) -> int:
             if any(store.nodes[b][0] == ADD and store.value(e) == 1 for b, e in factors):
                 terms = _multiplied_out(store, data[0], factors, most, merge=True)
                 if terms is not None:
-                    new[i] = store.add(terms)
+                    result = store.add(terms)
+                    if any(_has_sum_factor(store, t) for t in store.children(result)):
+                        result = expand_products(store, result, most)  # sqrt(u)^2 made a new sum factor
+                    new[i] = result
                     continue
             new[i] = store.mul([(new[b], new[e]) for b, e in data[1]] + [(store.num(data[0]), store.one)])
     return new[root]

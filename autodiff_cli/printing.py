@@ -150,12 +150,21 @@ def _layout(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool) -> li
     if len(node.args) == 1:  # prefix minus; -(a·b) prints as -a·b unless strict (same function)
         inner = _precedence(g, node.args[0], labs)
         needed = inner < entry.prec or inner == PREFIX
-        if not strict and inner == PRODUCT and g[node.args[0]].op == "mul":
+        if not strict and inner == PRODUCT and g[node.args[0]].op == "mul" \
+                and not _sum_first(g, node.args[0]):
             needed = False
         return [entry.infix, *_paren(child[0], needed)]
     left_paren, right_paren = _child_parens(g, nid, labs, strict)
     sym = f" {entry.infix} " if entry.prec <= SUM else entry.infix
     return [*_paren(child[0], left_paren), sym, *_paren(child[1], right_paren)]
+
+
+def _sum_first(g: Graph, nid: int) -> bool:
+    """A product whose first factor is a sum: -((a + b)·c) keeps its parentheses, as -(a + b)·c
+    would read back as the sum negated."""
+    while g[nid].op in ("mul", "div"):
+        nid = g[nid].args[0]
+    return g[nid].op in ("add", "sub")
 
 
 def _subscript(key: Any) -> str:
@@ -229,7 +238,8 @@ def _layout_latex(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool)
     if len(node.args) == 1:
         inner = _precedence(g, node.args[0], labs)
         needed = (inner < entry.prec or inner == PREFIX) and not (
-            not strict and inner == PRODUCT and g[node.args[0]].op == "mul")
+            not strict and inner == PRODUCT and g[node.args[0]].op == "mul"
+            and not _sum_first(g, node.args[0]))
         return ["-", *_paren(child[0], needed, r"\left(", r"\right)")]
     left_paren, right_paren = _child_parens(g, nid, labs, strict)
     sym = form or (f" {entry.infix} " if entry.prec <= SUM else entry.infix)
@@ -415,14 +425,18 @@ def _product(g: Graph, store: Store, pres: dict[int, int], coeff: Any, factors: 
                                     + constants), _const(g, q)))
         return _chain(g, [lead, *top])
     numerator = constants + top
+    whole = False  # -(a sum)·… would read back as the sum negated: the minus goes before it all
     if p != 1 or not numerator:
         numerator.insert(0, _const(g, -p if negative else p))
+    elif negative and g[numerator[0]].op in ("add", "sub"):
+        whole = True
     elif negative:
         numerator[0] = g.add("neg", (numerator[0],))
     out = _chain(g, numerator)
     if q != 1:
         bottom.insert(0, _const(g, q))
-    return g.add("div", (out, _chain(g, bottom))) if bottom else out
+    out = g.add("div", (out, _chain(g, bottom))) if bottom else out
+    return g.add("neg", (out,)) if whole else out
 
 
 def _factors(store: Store, term: int, one: int) -> tuple:

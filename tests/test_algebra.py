@@ -18,7 +18,7 @@ import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autodiff_cli.algebra import Store, canonical, canonical_form, factor_common
+from autodiff_cli.algebra import Store, canonical, canonical_form, expand_products, factor_common
 from autodiff_cli.api import diff
 from autodiff_cli.codegen import results_code
 from autodiff_cli.engine import forward
@@ -59,18 +59,25 @@ def program_value(text: str, point: dict[str, float]) -> float:
     return values_of(prog.graph, prog.target, {k: v for k, v in point.items() if k in prog.inputs})
 
 
+def well_conditioned(text: str, point: dict[str, float]) -> bool:
+    """No intermediate value beyond 1e6 (sin of exp(exp(x)) is at the mercy of rounding)."""
+    prog = parse(text)
+    out, _ = forward(prog, {k: v for k, v in point.items() if k in prog.inputs})
+    return all(np.all(np.abs(v) < 1e6) for v in out if v is not None and np.isfinite(v).all())
+
+
 @PROPERTY
 @given(EXPRESSIONS)
 def test_canonicalising_twice_changes_nothing(text: str) -> None:
     prog = parse(text)
-    for factor in (False, True):
+    for mode in (None, factor_common, expand_products):
         store, first = canonical(prog.graph, prog.target)
-        if factor:
-            first = factor_common(store, first)
+        if mode:
+            first = mode(store, first)
         graph, top, _ = present(store, first)
         _, again = canonical(graph, top, store)
-        if factor:
-            again = factor_common(store, again)
+        if mode:
+            again = mode(store, again)
         assert again == first, (text, to_text(graph, top, strict=False))
 
 
@@ -78,13 +85,13 @@ def test_canonicalising_twice_changes_nothing(text: str) -> None:
 @given(EXPRESSIONS)
 def test_the_canonical_form_has_the_same_values(text: str) -> None:
     prog = parse(text)
-    for factor in (False, True):
-        store, root = canonical_form(prog.graph, prog.target, factor=factor)
+    for factor, expand in ((False, False), (True, False), (False, True)):
+        store, root = canonical_form(prog.graph, prog.target, factor=factor, expand=expand)
         graph, top, _ = present(store, root)
         printed = to_text(graph, top, strict=False)
         for point in POINTS:
             expected = program_value(text, point)
-            if not math.isfinite(expected):
+            if not math.isfinite(expected) or not well_conditioned(text, point):
                 continue
             value = values_of(graph, top, point)
             assert value == pytest.approx(expected, rel=1e-9, abs=1e-12), (text, printed)
