@@ -286,9 +286,18 @@ def test_graphviz_is_stopped_after_its_time_limit(monkeypatch, tmp_path):
 
 
 def test_compare_gives_up_the_formula_not_the_answer(monkeypatch):
+    import time
+
     from autodiff_cli import checks
 
-    monkeypatch.setattr(checks, "SYMBOLIC_SECONDS", 0.001)
+    build = checks._formulas
+
+    def slow(*args):  # a formula that takes longer than the limit, whatever the machine
+        time.sleep(2)
+        return build(*args)
+
+    monkeypatch.setattr(checks, "SYMBOLIC_SECONDS", 0.05)
+    monkeypatch.setattr(checks, "_formulas", slow)
     deep = "^".join(["x"] * 300) + "^2"
     result = api.compare(deep, at={"x": "1"})
     assert result.agree and result.pairs[0].symbolic is None
