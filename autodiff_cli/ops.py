@@ -397,8 +397,10 @@ op("max_pool", 1, lambda a, size, stride=None, padding="valid": kernels.max_pool
 # size(a): a's number of elements; spread(g, a, axis): a reduction's gradient spread back over
 # a; as_row, as_column, as_grid, reshape_as: the shapes of a matrix product's gradient;
 # unindex(g, a, index): zeros of a's shape with g at the indexed places.
-op("fit", 2, lambda g, a: arrays.fit_shape(g, np.shape(a)), lambda g, a, y: 1, None, call=False,
-   callable_as="shaped_like")  # as people see it: shaped_like(1, x), the seed in x's shape
+op("fit", 2, lambda g, a: arrays.fit_shape(g, np.shape(a)), lambda g, a, y: 1, None,
+   callable_as="shaped_like", arg_names=("a", "like"), domain=((-2, 2), (-2, 2)),
+   notes=["a in the shape of like (a number repeated, as the seed of grad(f, x) for an array x); "
+          "a derivative printed by adiff diff may contain it"])  # as people see it, and read back
 op("size", 1, lambda a: np.asarray(np.size(a), dtype=np.result_type(a, np.float32))[()], None, call=False)
 op("spread", 2, arrays.spread, Linear(
     lambda i, g, a, y, p: fn.sum(g, axis=p["axis"]),

@@ -310,3 +310,17 @@ def test_a_non_finite_product_through_an_array_operation_is_explained(run):
     code, _, err = run("grad", "max([x, -where(x < x, z, binary_crossentropy(x, y))])", "--at", "x=0,y=0,z=0")
     assert code == EXIT_CHECK
     assert "the vector-Jacobian product of max" in err
+
+
+def test_a_derivative_through_grad_reads_back():
+    # found by benchmarks/fuzz.py: diff of a program with grad(f, x) printed shaped_like(1, x),
+    # which adiff could not read back ("unknown function")
+    from autodiff_cli.parse import parse
+
+    for program in ("grad(x^2, x)", "y = grad(x^3, x)*x"):
+        (result,) = api.diff(program)
+        text = result.statements()[-1][1]
+        assert "shaped_like" in text
+        # read back: the same numbers as the derivative computed by adiff (d/dx of 2x is 2; of 3x^3 is 9x^2)
+        expected = {"grad(x^2, x)": 2.0, "y = grad(x^3, x)*x": 9 * 1.5**2}[program]
+        assert api.grad(parse(text), at={"x": 1.5}).targets[parse(text).target_name] == expected
