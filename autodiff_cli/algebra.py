@@ -86,6 +86,7 @@ class Store:
         self.sizes: list[int] = []
         self._index: dict[Any, int] = {}
         self._nums: dict[Any, int] = {}
+        self._seeds: dict[tuple, int] = {}
         self.constant: list[bool] = []  # no input in it (log(2), pi/2)
         self.nonneg: list[bool] = []  # never negative where defined (x^2 + y^2, exp(a))
         self.ops: list[int] = []  # operations as printed (about sympy.count_ops): what "shorter" means
@@ -101,7 +102,10 @@ class Store:
             return found
         # the order key: kind, name, size, a short look at the first child, and a digest of the
         # whole (stable across runs: zlib's checksums, then the children's digests mixed in)
-        digest = zlib.crc32(f"{kind}|{name}|{text}".encode())
+        seed = (kind, name, text)
+        digest = self._seeds.get(seed)
+        if digest is None:  # one checksum per kind of node (sin, cos, ...), not per node
+            digest = self._seeds[seed] = zlib.crc32(f"{kind}|{name}|{text}".encode())
         size = 1
         keys, sizes, constant = self.keys, self.sizes, self.constant
         is_constant = True
