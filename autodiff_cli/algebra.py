@@ -72,7 +72,12 @@ def _is_int(v: Any) -> bool:
 
 def _ipow(base: Any, k: int) -> Any:
     """base^k for a whole k, exact for rationals."""
-    if isinstance(base, float) or k >= 0:
+    if isinstance(base, float):
+        try:
+            return base ** k
+        except OverflowError:  # (1e-320)^-1: as numpy gives it, an infinity the evaluation reports
+            return math.copysign(math.inf, base if k % 2 else 1.0)
+    if k >= 0:
         return base ** k
     return number(Fraction(1) / Fraction(base) ** -k)
 

@@ -176,7 +176,7 @@ def _subscript(key: Any) -> str:
 
 def _parameters(entry: Any, attr: Any) -> list[str]:
     """An operation's parameters as they are written in a call: axis=0, stride=2, 2, 3."""
-    if not attr or entry.name in ("vjp_of",):
+    if not attr or entry.name in ("vjp_of",) or entry.derivative:  # grad/hessian keep their place there
         return []
     defaults = {name.lstrip("*"): default for name, default in entry.params}
     out = []

@@ -324,3 +324,14 @@ def test_a_derivative_through_grad_reads_back():
         # read back: the same numbers as the derivative computed by adiff (d/dx of 2x is 2; of 3x^3 is 9x^2)
         expected = {"grad(x^2, x)": 2.0, "y = grad(x^3, x)*x": 9 * 1.5**2}[program]
         assert api.grad(parse(text), at={"x": 1.5}).targets[parse(text).target_name] == expected
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    # found by benchmarks/fuzz.py: a grad() call printed inside an error message (TypeError),
+    # and a coefficient whose power overflows a float in the canonical form (OverflowError)
+    (["grad", "w here(x > 0, grad(x, x), x)", "--at", "x=1,w=2"], "unknown function 'here'"),
+    (["diff", "x / 1e-320"], "∂f/∂x = inf"),
+])
+def test_fuzz_findings_are_answers_not_internal_errors(run, args, message):
+    code, out, err = run(*args)
+    assert code != 70 and message in out + err
