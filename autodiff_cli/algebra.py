@@ -408,8 +408,27 @@ class Store:
                 final.append((b, e))
         if abs(coeff) != 1 and len(final) > 1:
             coeff, final = self._double_angle(coeff, final)
+        selected = self._selection(coeff, final)
+        if selected is not None:
+            return selected
         final.sort(key=lambda f: (self.keys[f[0]], self.keys[f[1]]))
         return self._mul_node(coeff, tuple(final))
+
+    def _selection(self, coeff: Any, factors: list[tuple[int, int]]) -> int | None:
+        """g·where(c, 1, 0) → where(c, g, 0) (and where(c, 0, 1) likewise): the derivative of
+        where(c, a, b) is where(c, a', b'), so the branch not taken contributes nothing, even
+        where its own derivative is not finite (a nan times the 0 would be nan)."""
+        for k, (b, e) in enumerate(factors):
+            kind, data = self.nodes[b]
+            if kind != FN or data[0] != "where" or self.value(e) != 1:
+                continue
+            branches = (self.value(data[1][1]), self.value(data[1][2]))
+            if branches not in ((1, 0), (0, 1)) or (coeff == 1 and len(factors) == 1):
+                continue
+            rest = self.mul([(self.num(coeff), self.one), *factors[:k], *factors[k + 1:]])
+            chosen = (rest, self.num(ZERO)) if branches == (1, 0) else (self.num(ZERO), rest)
+            return self.fn("where", (data[1][0], *chosen))
+        return None
 
     def _double_angle(self, coeff: Any, factors: list[tuple[int, int]]) -> tuple[Any, list]:
         """2·sin(a)·cos(a) → sin(2·a), 2·sinh(a)·cosh(a) → sinh(2·a): shorter where the

@@ -226,8 +226,9 @@ def check_pairs(program: Program, inputs: dict[str, Any], of: list[tuple[str, in
     warnings += lin.warnings
     taken = set(program.names())
     pairs = []
+    stops = selection_stops(program, lin)  # where(): the branch not taken adds nothing
     for t_name, t_node in of:
-        adjoints, problem = reverse(program, lin, t_node)
+        adjoints, problem = reverse(program, lin, t_node, stops=stops)
         if problem is not None:
             warnings.append(problem)
         why_not = symbolic_unavailable(program, t_node, values)
@@ -241,12 +242,7 @@ def check_pairs(program: Program, inputs: dict[str, Any], of: list[tuple[str, in
                                  f"element by element, up to {MAX_ELEMENTS:,}")
             clean = through is None
             rev = adjoints.get(w_node, np.zeros_like(point)[()])
-            fwd = forward_mode(program, lin, t_node, w_node)
-            if not (np.isfinite(rev).all() and np.isfinite(fwd).all()):
-                stops = selection_stops(program, lin)  # where(): the branch not taken adds nothing
-                if stops:
-                    rev = reverse(program, lin, t_node, stops=stops)[0].get(w_node, rev)
-                    fwd = forward_mode(program, lin, t_node, w_node, stops)
+            fwd = forward_mode(program, lin, t_node, w_node, stops)
             symbolic = None
             built = None if why_not else _within_seconds(SYMBOLIC_SECONDS, _formulas, program, t_node,
                                                           w_node, taken)

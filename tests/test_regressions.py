@@ -335,3 +335,13 @@ def test_a_derivative_through_grad_reads_back():
 def test_fuzz_findings_are_answers_not_internal_errors(run, args, message):
     code, out, err = run(*args)
     assert code != 70 and message in out + err
+
+
+def test_diff_of_where_selects_the_branch_derivative(run):
+    # issue 13's trap in diff: the branch not taken (acos beyond its domain) contributes nothing
+    code, out, _ = run("diff", "where(x > 5, acos(x), x^2)", "--at", "x=1.5")
+    assert code == 0 and "= 3 at x = 1.5" in out  # d/dx x^2 = 2x = 3 where x ≤ 5
+    code, out, _ = run("diff", "where(x > 5, acos(x), x^2)", "--at", "x=0.5")
+    assert "= 1 at x = 0.5" in out
+    code, out, _ = run("diff", "relu(sin(x))", "--at", "x=1")
+    assert "where(sin(x) > 0, cos(x), 0)" in out
