@@ -307,8 +307,14 @@ def diff(program: ProgramArg = None, file: FileOpt = None, at: AtOpt = [],  # no
     def show() -> None:
         if code:
             sys.stdout.write(codegen.results_code(results, format_.value))
-        else:
+        elif latex or factored:
             sys.stdout.write(render.diff_lines(results, digits, latex, max_chars or None, factored))
+        else:  # a whole Hessian as a matrix of formulas, the other derivatives a line each
+            hessians, rest = render.hessian_tables(results, digits)
+            if rest:
+                sys.stdout.write(render.diff_lines(rest, digits, latex, max_chars or None, factored))
+            if hessians:
+                render.print_tables(hessians)
         render.print_warnings([note for r in results[:1] for note in r.notes], prefix="note")
 
     _write(json_, results, show)

@@ -170,6 +170,33 @@ def diff_lines(results: list[DiffResult], digits: int = 10, latex: bool = False,
     return "\n".join(out) + "\n"
 
 
+def hessian_tables(results: list[DiffResult], digits: int = 10) -> tuple[list[Table], list[DiffResult]]:
+    """Second derivatives that make a whole Hessian (every pair of two or more variables, each
+    a formula without named parts) as a matrix of formulas, with values under them where a
+    point was given; the other results as they were."""
+    tables, used = [], set()
+    for of in dict.fromkeys(r.of for r in results):
+        entries = {tuple(r.wrt): r for r in results if r.of == of and len(r.wrt) == 2}
+        names = list(dict.fromkeys(w for w, _ in entries))
+        whole = len(names) > 1 and all((a, b) in entries for a in names for b in names)
+        if not whole or any(e.error or len(e.statements()) > 1 for e in entries.values()):
+            continue
+        t = Table(f"Hessian of {of}: row i, column j is ∂²{_d(of)}/∂i∂j", [f"∂²{_d(of)}", *names], keys=1)
+        for a in names:
+            cells = []
+            for b in names:
+                e = entries[(a, b)]
+                value = "" if e.value is None else f"\n= {fmt(e.value, digits)}"
+                cells.append(e.statements()[-1][1] + value)
+            t.rows.append([f"∂{a}", *cells])
+        point = next(iter(entries.values())).point
+        if point:
+            t.notes.append(f"values at {_point_text(point, digits)}")
+        tables.append(t)
+        used.update(id(e) for e in entries.values())
+    return tables, [r for r in results if id(r) not in used]
+
+
 def _latex_name(r: DiffResult) -> str:
     """\\frac{\\partial^{2} f}{\\partial x^{2}}: the derivative's name in LaTeX."""
     n = len(r.wrt)

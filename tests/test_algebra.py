@@ -292,8 +292,14 @@ def test_wrt_several_is_the_gradient_and_mixed_is_explicit(run) -> None:
 def test_order_two_with_several_inputs_is_the_hessian(run) -> None:
     code, out, _ = run("diff", "x^2*y^3", "--order", "2")
     assert code == 0
-    assert out.splitlines() == ["∂²f/∂x² = 2·y^3", "∂²f/∂x∂y = 6·x·y^2", "∂²f/∂y∂x = 6·x·y^2",
-                                "∂²f/∂y² = 6·x^2·y"]
+    # hand-derived: f_xx = 2y^3, f_xy = f_yx = 6xy^2, f_yy = 6x^2·y; printed as a matrix
+    assert [line.split() for line in out.splitlines()[1:]] == [
+        ["∂²f", "x", "y"], ["---", "-------", "-------"],
+        ["∂x", "2·y^3", "6·x·y^2"], ["∂y", "6·x·y^2", "6·x^2·y"]]
+    code, out, _ = run("diff", "x^2*y^3", "--order", "2", "--latex")
+    assert len(out.splitlines()) == 4  # entry by entry where a matrix is not text
+    code, out, _ = run("diff", "x^2*y^3", "--order", "2", "--at", "x=1,y=2")
+    assert "= 16" in out and "= 24" in out and "= 12" in out  # 2·8, 6·1·4, 6·1·2
 
 
 def test_of_several_targets_gives_each(run) -> None:
