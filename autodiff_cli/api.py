@@ -26,6 +26,7 @@ from .engine import (
     nonfinite_on_the_way,
     reverse,
     selection_stops,
+    unselected_as_notes,
 )
 from .errors import NameLookupError, UsageError
 from .formulas import function_list
@@ -153,11 +154,8 @@ def grad(program: str | Program, *, of: str | list[str] | None = None,
     if through is not None:  # a finite target computed through an overflow: not an answer
         warnings[:] = [w for w in warnings if not w.message.startswith("forward pass")]
         warnings.insert(0, through)
-    elif all(_finite(v) for v in targets.values()):  # a nan in a branch not taken: said, not warned
-        warnings[:] = [Diagnostic("note", f"{w.message}; the result does not depend on it (a branch or "
-                                  "element not selected, or a step the target does not use)", w.node, w.line)
-                       if w.kind == "non-finite" and w.message.startswith("forward pass") else w
-                       for w in warnings]
+    elif all(_finite(v) for v in targets.values()):
+        unselected_as_notes(warnings)
     result = GradResult(prog, values_in, targets, wrt_names, gradients, not_connected, warnings,
                         convention, values, lin.local_partials, adjoints, through is not None)
     if not result.finite:  # checked once; explained only when something is not finite

@@ -21,6 +21,7 @@ from .engine import (
     nonfinite_on_the_way,
     reverse,
     selection_stops,
+    unselected_as_notes,
 )
 from .errors import UsageError
 from .graph import Program
@@ -279,6 +280,9 @@ def check_pairs(program: Program, inputs: dict[str, Any], of: list[tuple[str, in
                 agree = agree and kinks_ok
             pairs.append(PairCheck(t_name, w_name, factored, expanded, symbolic, fd_check, fwd, rev,
                                    agree, steps, kink))
+    answers = [v for p in pairs for v in (p.reverse, p.forward)] + [values[n] for _, n in of]
+    if through is None and all(np.isfinite(np.asarray(v, dtype=float)).all() for v in answers):
+        unselected_as_notes(warnings)  # a nan in a branch not taken: said, not warned
     return pairs, warnings
 
 

@@ -605,3 +605,12 @@ def needed_nodes(program: Program, targets: list[int]) -> set[int]:
     """Nodes a gradient can flow through: ancestors of the targets, constants left out."""
     graph = program.graph
     return {n for n in graph.ancestors(targets) if graph[n].op != "const"}
+
+
+def unselected_as_notes(warnings: list[Diagnostic]) -> None:
+    """A nan in a branch not taken (or a step the target does not use), when the answer is
+    finite and was not computed through it: said as a note, not warned."""
+    warnings[:] = [Diagnostic("note", f"{w.message}; the result does not depend on it (a branch or "
+                              "element not selected, or a step the target does not use)", w.node, w.line)
+                   if w.kind == "non-finite" and w.message.startswith("forward pass") else w
+                   for w in warnings]

@@ -345,3 +345,11 @@ def test_diff_of_where_selects_the_branch_derivative(run):
     assert "= 1 at x = 0.5" in out
     code, out, _ = run("diff", "relu(sin(x))", "--at", "x=1")
     assert "where(sin(x) > 0, cos(x), 0)" in out
+
+
+def test_compare_says_a_nan_in_a_branch_not_taken_as_a_note(run):
+    code, _, err = run("compare", "where(x > 5, acos(x), x^2)", "--at", "x=1.5")
+    assert code == 0
+    assert "note: forward pass: acos(x) is nan" in err and "warning:" not in err
+    code, _, err = run("compare", "1/exp(1000*x)", "--at", "x=1")  # through an overflow: warned, exit 1
+    assert code == 1 and "warning: forward pass: exp(1000·x) is inf" in err
