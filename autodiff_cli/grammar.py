@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +57,8 @@ def grammar_text() -> str:
     for path in (here / "grammars" / "adiff.lark", here.parent / "grammars" / "adiff.lark"):
         if path.is_file():
             return path.read_text("utf-8")
+    from importlib import resources  # only where the grammar is not a plain file
+
     return resources.files("autodiff_cli.grammars").joinpath("adiff.lark").read_text("utf-8")
 
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from .datafiles import read_array
 from .engine import forward
 from .errors import AdiffError, NameLookupError, UsageError
 from .graph import Program
@@ -129,6 +128,8 @@ def value_of(text: str, name: str = "x") -> Any:
     """An --at value: a number, or an expression of constants (`-0.2`, `pi/4`, `2^-3`), or an
     array from a file (`@train.csv`, `@train.npy`, `@train.csv:x1,x2`; datafiles.py)."""
     if text.startswith("@"):
+        from .datafiles import read_array  # csv and numpy's file readers, only for @FILE
+
         return read_array(text[1:], name)
     try:
         return np.float64(float(text))

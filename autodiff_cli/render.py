@@ -3,14 +3,12 @@ and JSON for programs. Nothing here computes; everything comes from the result o
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Any, TextIO
 
 import numpy as np
 
-from .checks import close
 from .engine import LinearMap
 from .layout import Table, lay_out, records_text
 from .numfmt import format_value
@@ -95,6 +93,8 @@ def _point_text(point: dict[str, Any], digits: int) -> str:
 
 def _beyond(value: Any, reference: Any, rtol: float, atol: float) -> bool:
     """Whether a method's value differs from reverse mode's by more than the tolerance."""
+    from .checks import close  # compare's check, loaded with compare
+
     return value is not None and not close(np.asarray(value, dtype=float), np.asarray(reference, dtype=float),
                                            rtol, atol)
 
@@ -405,6 +405,8 @@ def run_summary(results: list[Any], seconds: float) -> str:
 
 
 def to_json_line(doc: Any) -> str:
+    import json  # only for --json: not imported by every command
+
     return json.dumps(doc, ensure_ascii=False, allow_nan=False)
 
 
