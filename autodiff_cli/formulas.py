@@ -8,7 +8,7 @@ from .algebra import canonical_form
 from .builder import Builder
 from .graph import Program, Ref
 from .ops import ATOM, FUNCTIONS, OPS, REQUIRED, Linear, Op, Sym
-from .printing import present, to_text
+from .printing import format_number, present, to_text
 
 
 def local_partial(builder: Builder, program: Program, node_id: int, arg_pos: int,
@@ -39,31 +39,20 @@ def local_partial(builder: Builder, program: Program, node_id: int, arg_pos: int
     return _sym(builder, rule(*args, y))
 
 
-# (op, argument) -> the text of a partial that is a constant whatever the arguments (a sum's 1,
-# a difference's -1), learned from the first node whose arguments are all non-constant: the
-# 20,000 edges of a 10,000-term sum then cost no formula each.
-_CONSTANT_PARTIALS: dict[tuple[str, int], str | None] = {}
-
-
 def local_partial_formula(program: Program, node_id: int, arg_pos: int, limit: int = 80,
                           texts: Any = None) -> str:
     """The formula of ∂node/∂(its argument at arg_pos) as text (see local_partial)."""
     node = program.graph[node_id]
-    key = (node.op, arg_pos)
-    known = _CONSTANT_PARTIALS.get(key)
-    if known is not None:
-        return known
+    constant = OPS[node.op].constant_partial(arg_pos)  # a sum's 1: no formula to build, edge by edge
+    if constant is not None:
+        return format_number(constant)
     builder = Builder(simplify=False)  # the canonical form does the simplifying, exactly
     formula = local_partial(builder, program, node_id, arg_pos, texts=texts)
     if formula is None:
         return f"(linear map: {OPS[node.op].shown_name}'s vector-Jacobian product)"
     store, root = canonical_form(builder.graph, formula.id)  # as adiff diff prints formulas
     graph, top, _ = present(store, root)
-    text = to_text(graph, top, limit=limit)
-    if key not in _CONSTANT_PARTIALS and not OPS[node.op].params and node.attr is None:
-        opaque = all(program.graph[a].op != "const" for a in node.args)
-        _CONSTANT_PARTIALS[key] = text if opaque and graph[top].op == "const" else None
-    return text
+    return to_text(graph, top, limit=limit)
 
 
 _ARG_NAMES = {1: ("x",), 2: ("a", "b"), 3: ("c", "a", "b")}

@@ -103,6 +103,19 @@ class Op:
         """The derivative rule for argument i."""
         return self.partials[min(i, len(self.partials) - 1)] if self.partials else None
 
+    def constant_partial(self, i: int) -> int | float | None:
+        """The number argument i's rule returns without looking at its arguments (a sum's 1, a
+        difference's -1), or None: the rule is called once on placeholders that refuse every
+        operation, so a rule that computes anything fails here."""
+        rule = self.partial(i)
+        if rule is None or isinstance(rule, Linear):
+            return None
+        try:
+            out = rule(*[object()] * (self.arity + 1))
+        except Exception:  # noqa: BLE001 - it looked at an argument: not a constant
+            return None
+        return out if type(out) in (int, float) else None
+
     @cached_property
     def is_array(self) -> bool:
         """An array operation: its rules are vector-Jacobian products, not elementwise partials."""

@@ -40,17 +40,6 @@ from .graph import Program
 from .ops import OPS, Linear, params_of
 
 
-def _constant(rule: Any, arity: int) -> Any:
-    """The number a local-partial rule returns without looking at its arguments (a sum's 1,
-    a difference's -1), or None: the rule is called once on placeholders that refuse every
-    operation, so a rule that computes anything fails here."""
-    try:
-        out = rule(*[object()] * (arity + 1))
-    except Exception:  # noqa: BLE001 - it looked at an argument: not a constant
-        return None
-    return out if type(out) in (int, float) else None
-
-
 class StepPlan:
     """Forward and reverse plans of one program for one cost and its parameters.
 
@@ -107,8 +96,8 @@ class StepPlan:
                     kind, kink = "positive", None  # where(x > 0, 1, 0), 0 at the kink: the mask x > 0
                 elif isinstance(rule, Linear):
                     kind = "linear"
-                elif entry.kink is None and _constant(rule, len(node.args)) in (1, -1):
-                    kind = "plus" if _constant(rule, len(node.args)) == 1 else "minus"
+                elif entry.kink is None and entry.constant_partial(i) in (1, -1):
+                    kind = "plus" if entry.constant_partial(i) == 1 else "minus"
                 else:
                     kind = entry.kink.used[convention][i] if entry.kink is not None else None
                 edges.append([i, arg, rule, kind])
