@@ -10,7 +10,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .engine import LinearMap
-from .layout import Table, lay_out, records_text
+from .layout import Table, lay_out, records_text, wrap_words
 from .numfmt import format_value
 from .results import CompareResult, DiffResult, GradResult, GridResult, JacobianResult
 
@@ -424,10 +424,13 @@ def to_json(doc: Any, depth: int = 0) -> str:
 
 
 def print_warnings(warnings: list[Any], stream: TextIO | None = None, prefix: str = "warning") -> None:
+    """A line each; on a terminal a long one is folded between words (a number stays whole)."""
     stream = stream or sys.stderr
+    width = rich_console(stream).width if warnings and wants_rich(stream) else None
     for w in warnings:
         kind = "note" if getattr(w, "kind", None) == "note" else prefix
-        stream.write(f"{kind}: {getattr(w, 'message', w)}\n")
+        text = f"{kind}: {getattr(w, 'message', w)}"
+        stream.write("\n".join(wrap_words(text, width, hang="  ")) + "\n" if width else text + "\n")
 
 
 def graph_tree(pic: Any, stream: TextIO | None = None) -> None:

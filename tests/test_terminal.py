@@ -208,3 +208,22 @@ def test_long_node_texts_show_their_first_and_last_parts(monkeypatch):
     full = rendered(["grad", program, "--at", "x=0.5", "--full"], None, monkeypatch)
     whole = " + ".join(f"sin({k}·x)" for k in range(1, 100))  # the sum before f, whole
     assert whole in full
+
+
+def test_warnings_fold_between_words_on_a_terminal(monkeypatch):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setenv("COLUMNS", "40")
+    message = "relu is not differentiable where its argument is 0; used -1.226664709 (tensorflow convention)"
+    stream = Terminal()
+    render.print_warnings([message], stream)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) > 1 and all(len(line) <= 40 for line in lines)
+    assert " ".join(line.strip() for line in lines) == f"warning: {message}"
+    piped = io.StringIO()
+    render.print_warnings([message], piped)
+    assert piped.getvalue() == f"warning: {message}\n"  # piped: one line, as scripts read it
