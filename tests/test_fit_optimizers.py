@@ -157,6 +157,14 @@ def test_the_plan_gradients_equal_the_engine(program, dtype):
         data = {**data, "W1": data["W1"] * dtype(0.5)}
 
 
+def _plan_and_engine(prog, data, nodes, convention):
+    """The step plan's gradients and the engine's adjoints of the same cost at the same point."""
+    _, grads = StepPlan(prog, prog.target, nodes, np.float64, convention).gradients(data)
+    values, _ = forward(prog, data)
+    lin = linearize(prog, values, needed_nodes(prog, [prog.target]), convention)
+    return grads, reverse(prog, lin, prog.target)[0]
+
+
 @pytest.mark.parametrize("convention", ["tensorflow", "pytorch", "jax"])
 def test_the_plan_uses_the_convention_at_a_kink(convention):
     """abs and max at exactly their kinks: the plan takes each framework's value, as the engine."""
@@ -165,10 +173,7 @@ def test_the_plan_uses_the_convention_at_a_kink(convention):
             "W1": np.array([[0.0, 0.5], [-0.5, 0.0]]), "W2": np.array([[0.3, 0.0], [0.2, 0.0]]),
             "b1": np.array([0.3, 0.0])}
     nodes = {k: prog.inputs[k] for k in ("W1", "W2", "b1")}
-    _, grads = StepPlan(prog, prog.target, nodes, np.float64, convention).gradients(data)
-    values, _ = forward(prog, data)
-    lin = linearize(prog, values, needed_nodes(prog, [prog.target]), convention)
-    adjoints, _ = reverse(prog, lin, prog.target)
+    grads, adjoints = _plan_and_engine(prog, data, nodes, convention)
     for k, node in nodes.items():
         want = np.broadcast_to(adjoints[node], data[k].shape)
         np.testing.assert_allclose(grads[k], want, rtol=1e-15, err_msg=k)
@@ -185,10 +190,7 @@ def test_the_plan_takes_relu_as_zero_at_its_kink(convention):
     data = {"X": np.array([[1.0, 0.0], [0.0, 1.0]]), "W1": np.array([[0.0, 0.5], [-0.5, 1e-300]]),
             "b1": np.zeros(2), "W2": np.array([[1.0], [2.0]])}
     nodes = {k: prog.inputs[k] for k in ("W1", "b1", "W2")}
-    _, grads = StepPlan(prog, prog.target, nodes, np.float64, convention).gradients(data)
-    values, _ = forward(prog, data)
-    lin = linearize(prog, values, needed_nodes(prog, [prog.target]), convention)
-    adjoints, _ = reverse(prog, lin, prog.target)
+    grads, adjoints = _plan_and_engine(prog, data, nodes, convention)
     for k, node in nodes.items():
         np.testing.assert_array_equal(grads[k], np.broadcast_to(adjoints[node], data[k].shape), err_msg=k)
     # by hand: X @ W1 + b1 = [[0, 0.5], [-0.5, 1e-300]]: only the 0.5 and the 1e-300 pass W2 back
