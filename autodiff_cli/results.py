@@ -86,6 +86,10 @@ class GradResult:
 
 def jsonable(value: Any) -> Any:
     """Numbers for strict JSON: non-finite values become the strings "nan", "inf", "-inf"."""
+    if isinstance(value, float):  # a Python or numpy float64 (a float): most values, directly
+        if value - value == 0:
+            return float(value)
+        return "nan" if value != value else ("inf" if value > 0 else "-inf")
     if value is None or isinstance(value, LinearMap):
         return None
     arr = np.asarray(value, dtype=np.float64)
