@@ -4,6 +4,7 @@ Nothing here formats numbers for people or draws a table: render.py does that.""
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,7 +88,7 @@ class GradResult:
 def jsonable(value: Any) -> Any:
     """Numbers for strict JSON: non-finite values become the strings "nan", "inf", "-inf"."""
     if isinstance(value, float):  # a Python or numpy float64 (a float): most values, directly
-        if value - value == 0:
+        if math.isfinite(value):
             return float(value)
         return "nan" if value != value else ("inf" if value > 0 else "-inf")
     if value is None or isinstance(value, LinearMap):
