@@ -6,7 +6,7 @@ from typing import Any
 
 from .algebra import canonical_form
 from .builder import Builder
-from .graph import Program, Ref
+from .graph import Graph, Program, Ref
 from .ops import ATOM, FUNCTIONS, OPS, REQUIRED, Linear, Op, Sym
 from .printing import format_number, present, to_text
 
@@ -50,9 +50,35 @@ def local_partial_formula(program: Program, node_id: int, arg_pos: int, limit: i
     formula = local_partial(builder, program, node_id, arg_pos, texts=texts)
     if formula is None:
         return f"(linear map: {OPS[node.op].shown_name}'s vector-Jacobian product)"
-    store, root = canonical_form(builder.graph, formula.id)  # as adiff diff prints formulas
-    graph, top, _ = present(store, root)
-    return to_text(graph, top, limit=limit)
+    plain = plain_text(builder.graph, formula.id, limit)
+    return plain if plain is not None else canonical_text(builder.graph, formula.id, limit)
+
+
+def canonical_text(graph: Graph, node_id: int, limit: int | None = 80) -> str:
+    """A formula in canonical, simplest form, as adiff diff prints formulas."""
+    store, root = canonical_form(graph, node_id)
+    shown, top, _ = present(store, root)
+    return to_text(shown, top, limit=limit)
+
+
+# f(a) of an argument that prints as a name (or a cut text) is its own canonical form
+_PLAIN_FUNCTIONS = frozenset({"sin", "cos", "exp", "sinh", "cosh"})
+
+
+def plain_text(graph: Graph, node_id: int, limit: int | None = 80) -> str | None:
+    """The text of a partial already in canonical form, without building it (a table of 30,000
+    nodes has 20,000 partials): the argument itself, a whole number, or a plain function of the
+    argument (sin's cos(a), exp's exp(a)). None for anything else: the canonical form decides."""
+    node = graph[node_id]
+    if node.op == "const":
+        value, label = node.attr
+        if label is None and type(value) is float and value.is_integer() and abs(value) < 2 ** 53 \
+                and (value != 0 or str(value) == "0.0"):
+            return str(int(value))
+        return None
+    if node.op == "ref" or (node.op in _PLAIN_FUNCTIONS and graph[node.args[0]].op == "ref"):
+        return to_text(graph, node_id, limit=limit)
+    return None
 
 
 _ARG_NAMES = {1: ("x",), 2: ("a", "b"), 3: ("c", "a", "b")}

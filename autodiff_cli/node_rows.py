@@ -51,7 +51,14 @@ def node_rows(prog: Program, ids: list[int], values: list[Any], local_values: di
             if (nid, i) in local_values:
                 partials.append(LocalPartial(texts.ref(arg), local_partial_formula(prog, nid, i, texts=texts),
                                              local_values[(nid, i)]))
-        shape = np.shape(values[nid])
-        node_adjoints = {t: np.broadcast_to(adj[nid], shape)[()] for t, adj in adjoints.items() if nid in adj}
+        value = values[nid]
+        node_adjoints = {t: _shaped(adj[nid], value) for t, adj in adjoints.items() if nid in adj}
         op = OPS[node.op].shown_name if node.op in OPS else node.op  # shaped_like, not fit
-        yield NodeRow(nid, name, expr, op, values[nid], partials, node_adjoints)
+        yield NodeRow(nid, name, expr, op, value, partials, node_adjoints)
+
+
+def _shaped(adjoint: Any, value: Any) -> Any:
+    """The adjoint in the node's shape (a sum's adjoint is kept unbroadcast in the pass)."""
+    if isinstance(adjoint, float) and isinstance(value, float):  # scalars: most nodes
+        return adjoint
+    return np.broadcast_to(adjoint, np.shape(value))[()]

@@ -3,6 +3,7 @@ and JSON for programs. Nothing here computes; everything comes from the result o
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from typing import Any, TextIO
@@ -404,10 +405,15 @@ def run_summary(results: list[Any], seconds: float) -> str:
             f"{len(expects) - good} failed; {seconds:.2f} s")
 
 
-def to_json_line(doc: Any) -> str:
+@functools.lru_cache(maxsize=1)
+def _encoder() -> Any:
     import json  # only for --json: not imported by every command
 
-    return json.dumps(doc, ensure_ascii=False, allow_nan=False)
+    return json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+
+
+def to_json_line(doc: Any) -> str:
+    return _encoder().encode(doc)
 
 
 def to_json(doc: Any, depth: int = 0) -> str:

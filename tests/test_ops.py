@@ -17,6 +17,8 @@ through the entry's rule fields.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from oracles import (
@@ -333,3 +335,43 @@ def test_no_warning_away_from_a_kink(convention: str, text: str, at: dict, expec
     result = grad(text, at=at, convention=convention)
     assert result.gradients["f"] == expected
     assert not undefined_warnings(result)
+
+
+# --- the table's formulas without the canonical form: the same text ------------------------------
+
+# arguments of each precedence and kind: a name, a named step, a product, a sum, a power, a
+# negative literal, whole and fractional literals, pi
+ARGUMENT_FORMS = ("a", "s", "2*a", "a + b", "a^3", "-3", "3", "0.25", "pi", "-a")
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_plain_partial_text_is_the_canonical_text(name: str) -> None:
+    """formulas.plain_text prints the simple partials (sin's cos(a), a product's constant factor)
+    without building their canonical form; wherever it answers, it must print exactly what the
+    canonical form prints (formulas.canonical_text, the oracle), whole and cut short."""
+    from autodiff_cli.builder import Builder
+    from autodiff_cli.formulas import canonical_text, local_partial, plain_text
+    from autodiff_cli.printing import ShortTexts
+
+    op = OPS[name]
+    template = program_texts(op)[0]
+    answered = 0
+    for form in ARGUMENT_FORMS:
+        for j in range(op.arity):
+            swap = {n: ("s" if k != j else f"({form})") for k, n in enumerate(arg_names(op))}
+            text = "s = a*b; f = " + re.sub(r"\b\w+\b", lambda m, swap=swap: swap.get(m[0], m[0]), template)
+            prog = parse(text)
+            for limit in (None, 8):
+                texts = ShortTexts(prog.graph, prog.labels, prog.target, limit=limit)
+                for nid, node in enumerate(prog.graph.nodes):
+                    for i in range(len(node.args)):
+                        builder = Builder(simplify=False)
+                        formula = local_partial(builder, prog, nid, i, texts=texts)
+                        if formula is None:
+                            continue
+                        for cut in (None, 6):
+                            plain = plain_text(builder.graph, formula.id, cut)
+                            if plain is not None:
+                                answered += 1
+                                assert plain == canonical_text(builder.graph, formula.id, cut), (text, nid, i)
+    assert answered > 0  # every program has a product s = a*b, whose partials are names
