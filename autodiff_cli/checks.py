@@ -172,10 +172,15 @@ class _OutOfTime(Exception):
 
 
 def _formulas(program: Program, target: int, wrt: int, taken: set[str]) -> tuple[Formula, Any, Any]:
-    """The derivative's formula, printed expanded and in the program's named steps."""
+    """The derivative's formula, printed expanded and in the program's named steps (built once
+    where no named step lies between the target and the inputs: the two forms are one)."""
     formula = derivative(program, target, wrt)
-    factored = derivative(program, target, wrt, factored=True)
-    return formula, formula.program_text(taken), factored.program_text(taken)
+    graph = program.graph
+    steps = {n for n in program.labels if graph[n].op != "input" and n != target}
+    expanded = formula.program_text(taken)
+    if not steps & graph.ancestors([target]):
+        return formula, expanded, expanded
+    return formula, expanded, derivative(program, target, wrt, factored=True).program_text(taken)
 
 
 def _within_seconds(seconds: float, work: Any, *args: Any) -> Any:

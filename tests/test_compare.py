@@ -606,3 +606,32 @@ def test_hundred_thousand_deep_nesting_has_no_recursion() -> None:
     assert float(result.value) == pytest.approx(d, rel=1e-9)
     statements = result.statements()  # printing is iterative too
     assert statements[-1][0] == ""
+
+
+@pytest.mark.parametrize(("program", "point"), [
+    ("sin(x)*exp(x^2) + x", {"x": 0.7}),  # no named step: one formula serves both forms
+    ("f = x*y + sin(x*y)", {"x": 0.3, "y": -1.2}),
+    ("abs(x^3) + log(exp(x))", {"x": 0.4}),  # simplest form first: abs(x^3) is |x|^3
+    ("v = x^2; u = sin(v); f = exp(u)", {"x": 2.0}),  # named steps: the forms differ
+    ("v = x*y; w = v + x; f = w^2", {"x": 0.5, "y": 1.5}),
+])
+def test_compare_named_steps_form_is_the_factored_derivative(program: str, point: dict) -> None:
+    """compare builds the formula once where no named step lies between target and inputs; its
+    named-steps column must still say what the factored derivative says: the same statements
+    where steps exist (built on their own), and without steps a formula that reads back to
+    the factored derivative's value and to reverse mode's."""
+    from autodiff_cli.symbolic import derivative
+
+    result = compare(program, at=point)
+    prog = parse(program)
+    steps = any(prog.graph[n].op != "input" for n in prog.labels if n != prog.target)
+    for pair in result.pairs:
+        own = derivative(prog, prog.target, prog.inputs[pair.wrt], factored=True)
+        own_text = own.program_text(set(prog.names()))
+        if steps:
+            assert pair.factored == own_text
+            continue
+        assert pair.factored == pair.expanded
+        for statements in (pair.factored, own_text):
+            text = "; ".join(f"{n} = {t}" if n else f"d = {t}" for n, t in statements)
+            assert evaluate_text(text, point) == pytest.approx(float(pair.reverse), rel=1e-12), text
