@@ -30,6 +30,12 @@ CHAIN_DF_DX = CHAIN_PARTIALS[("f", "x")]
 CHAIN_PARTIALS_TF_FLOAT32 = {("f", "u"): "0.4691642", ("u", "v"): "-0.65364367", ("v", "x"): "4.0",
                              ("f", "v"): "-0.3066662", ("f", "x"): "-1.2266648", ("u", "x"): "-2.6145747"}
 TF_FLOAT32_COS_4 = "-0.65364367"
+# The same partials from TensorFlow 2.21.0 (tensorflow-cpu from PyPI, run on the development
+# machine on 2026-12-04: tf.GradientTape(persistent=True), float32 variable x = 2, printed with
+# repr): its float32 cos(4) is the correctly rounded -0.6536436, and every number equals adiff's.
+CHAIN_PARTIALS_TF221_FLOAT32 = {("f", "u"): "0.4691642", ("u", "v"): "-0.6536436", ("f", "v"): "-0.30666617",
+                                ("f", "x"): "-1.2266647", ("u", "x"): "-2.6145744"}
+CHAIN_F_TF221_FLOAT32 = "0.4691642"
 CHAIN_LECTURE_FD_STEP = 1e-3  # the lecture's central difference (Octave), h = 1e-3 ...
 CHAIN_LECTURE_FD_4_DIGITS = -1.2267  # ... printed with 5 digits
 
