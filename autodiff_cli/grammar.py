@@ -17,14 +17,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from .builder import Builder
-from .errors import AdiffError, ParseError
+from .errors import ParseError
 from .graph import Expect, Graph, Notice, Program, Statement
 from .ops import (
     CONSTANTS,
@@ -38,6 +37,9 @@ from .ops import (
     nearest_function,
 )
 from .printing import to_text
+
+if TYPE_CHECKING:
+    from lark import Lark, Token
 
 MAX_PROGRAM_CHARS = 2_000_000  # about 25 s of work (a 100,000-term sum is 1.5 MB); documented in the README
 CHARS_VARIABLE = "ADIFF_MAX_CHARS"  # raises (or lowers) the limit
@@ -65,10 +67,11 @@ def grammar_text() -> str:
 _STATE: ContextVar[_State] = ContextVar("adiff_parse_state")  # the program being read, per parse
 
 
-class _Callbacks(Transformer):
+class _Callbacks:
     """Graph-building callbacks. A rule named after a table entry (add, mul, matmul, pow, ...)
     applies that operation to its first and last children (the operator token, when kept, is
-    in between); the other rules have a method each."""
+    in between); the other rules have a method each. Lark looks them up by name (no base class
+    needed), and an exception raised in one reaches the caller as it is."""
 
     def __getattr__(self, name: str) -> Any:
         if name in OPS and OPS[name].infix and OPS[name].arity == 2:
@@ -87,7 +90,7 @@ class _Callbacks(Transformer):
     def superscript(self, c): return self.state.apply("pow", (c[0], self.state.const(_superscript(c[1]))))
     def compare(self, c): return self.state.apply(_COMPARE[c[1].value], (c[0], c[2]))
     def arguments(self, c): return list(c)
-    def keyword(self, c): return ("keyword", c[0], _string(c[1]) if isinstance(c[1], Token) else c[1])
+    def keyword(self, c): return ("keyword", c[0], _string(c[1]) if isinstance(c[1], str) else c[1])
     def string(self, c): return _string(c[0])
     def transpose(self, c): return self.state.apply("transpose", (c[0],))
     def array(self, c): return self.state.array(c[1:], c[0])
@@ -174,18 +177,37 @@ class _Brackets:
                 broken = True
                 continue
             elif token.type == "NAME" and lookup_function(token.value) is not None:
-                token = Token.new_borrow_pos("FNAME", token.value, token)
+                token = token.new_borrow_pos("FNAME", token.value, token)
             self.previous, self.last = self.last, token
             yield token
 
 
+LARK_OPTIONS = {"parser": "lalr", "lexer": "basic", "propagate_positions": False, "maybe_placeholders": True}
+
+
+@lru_cache(maxsize=1)
+def _runtime() -> ModuleType:
+    """The parser's runtime: generated_parser.py, Lark's stand-alone parser generated from the
+    grammar (tools/regenerate_parser.py), which loads without importing Lark; Lark itself when
+    that module was generated from another text of the grammar (it is stale), so a change of
+    the grammar is never read with old tables. Both have the same Token and Unexpected* classes."""
+    from . import generated_parser
+
+    if generated_parser.GRAMMAR == grammar_text():
+        return generated_parser
+    import lark
+
+    return lark
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    callbacks = _Callbacks()
+    runtime = _runtime()
+    if runtime.__name__ != "lark":
+        return runtime.Lark_StandAlone(transformer=_Callbacks(), postlex=_BRACKETS)
     # cache=True stores the LALR tables in the temp folder, so later starts skip building them.
-    parser = Lark(grammar_text(), parser="lalr", lexer="basic", transformer=callbacks, cache=True,
-                  propagate_positions=False, postlex=_BRACKETS)
-    return parser
+    return runtime.Lark(grammar_text(), **LARK_OPTIONS, transformer=_Callbacks(), postlex=_BRACKETS,
+                        cache=True)
 
 
 _BRACKETS = _Brackets()
@@ -307,7 +329,7 @@ class _State:
 
     def application(self, token: Token, operand: int) -> int:
         """sin x, sin x^2, √x: a function applied to one name or number without parentheses."""
-        called = Token.new_borrow_pos("FNAME", "sqrt", token) if token.type == "ROOT" else token
+        called = token.new_borrow_pos("FNAME", "sqrt", token) if token.type == "ROOT" else token
         node = self.call(called, [operand])
         self.applications[node] = (token, operand)  # its text only if a message needs it
         return node
@@ -488,11 +510,7 @@ def read(source: str) -> Program:
     try:
         with _no_gc():
             parser.parse(source)
-    except VisitError as err:  # an error raised in a callback arrives wrapped
-        if isinstance(err.orig_exc, AdiffError):
-            raise err.orig_exc from None
-        raise
-    except UnexpectedInput as err:
+    except _runtime().UnexpectedInput as err:
         raise _syntax_error(err, source) from None
     finally:
         _STATE.reset(token)
@@ -538,14 +556,17 @@ def _glued(prog: Program, name: str, one_letter: set[str]) -> Notice | None:
                   f"or {' '.join(parts)}", name, line)
 
 
-def _syntax_error(err: UnexpectedInput, source: str) -> ParseError:
+def _syntax_error(err: Any, source: str) -> ParseError:
+    """The ParseError for Lark's UnexpectedInput (of the runtime in use), in a person's words."""
+    runtime = _runtime()
     line, column = getattr(err, "line", None), getattr(err, "column", None)
-    if isinstance(err, UnexpectedCharacters):
+    if isinstance(err, runtime.UnexpectedCharacters):
         char = source[err.pos_in_stream] if err.pos_in_stream < len(source) else "?"
         return ParseError(f"unexpected character '{char}'{_CHARACTER_HINTS.get(char, '')}", line=line,
                           column=column, source=source)
     expected = set(getattr(err, "expected", None) or getattr(err, "accepts", None) or [])
-    at_end = isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END")
+    at_end = isinstance(err, runtime.UnexpectedEOF) or (isinstance(err, runtime.UnexpectedToken)
+                                                         and err.token.type == "$END")
     before = _BRACKETS.last if at_end else _BRACKETS.previous
     if before is not None and before.type == "FNAME":  # sin, sin + 1, x sin, sin^2 x
         name, power = before.value, None if at_end else err.token  # type: ignore[attr-defined]
