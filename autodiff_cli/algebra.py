@@ -111,35 +111,42 @@ class Store:
         digest = self._seeds.get(seed)
         if digest is None:  # one checksum per kind of node (sin, cos, ...), not per node
             digest = self._seeds[seed] = zlib.crc32(f"{kind}|{name}|{text}".encode())
-        size = 1
-        keys, sizes, constant = self.keys, self.sizes, self.constant
-        is_constant = True
-        for c in children:
-            digest = ((digest ^ keys[c][4]) * 0x100000001B3) & _MASK
-            size += sizes[c]
-            is_constant = is_constant and constant[c]
+        keys = self.keys
+        if children:
+            sizes, constant = self.sizes, self.constant
+            size = 1
+            is_constant = True
+            for c in children:
+                digest = ((digest ^ keys[c][4]) * 0x100000001B3) & _MASK
+                size += sizes[c]
+                if is_constant and not constant[c]:
+                    is_constant = False
+            first = keys[children[0]][:4]
+        else:
+            size, first = 1, ()
+            is_constant = kind == NUM or (kind == ATOM and data[0] == "const")
         rank = _RANK.get(kind, 2)
-        if kind == ATOM and name in ("pi", "π", "e"):
-            rank = 1
-        first = keys[children[0]][:4] if children else ()
         if kind == MUL:  # a product sorts with its first factor: x^2 + y, 2·x + sin(x)
             rank, name = first[0], first[1]
+        elif kind == ATOM and name in ("pi", "π", "e"):
+            rank = 1
         look = (float(number) if not isinstance(number, float) or number == number else 0.0, first)
         self.nodes.append((kind, data))
         keys.append((rank, name, size, look, digest))
-        sizes.append(size)
+        self.sizes.append(size)
         if kind == FN:  # the common case, inline
             ops = 1
+            all_ops = self.ops
             for a in children:
-                ops += self.ops[a]
-            self.ops.append(ops)
+                ops += all_ops[a]
+            all_ops.append(ops)
             self.nonneg.append(data[0] in _NONNEGATIVE)
         else:
             self.ops.append(self._operations(kind, data))
             self.nonneg.append(self._nonnegative(kind, data))
-        constant.append(is_constant if children else kind == NUM or (kind == ATOM and data[0] == "const"))
-        self._index[index_key] = len(self.nodes) - 1
-        return len(self.nodes) - 1
+        self.constant.append(is_constant)
+        found = self._index[index_key] = len(self.nodes) - 1
+        return found
 
     def _operations(self, kind: str, data: Any) -> int:
         """How many operations the expression prints with: a quotient p/q is one, a power
@@ -321,10 +328,14 @@ class Store:
             return self.num(ZERO)
         if not factors:
             return self.num(coeff)
-        if coeff == 1 and len(factors) == 1 and self.value(factors[0][1]) == 1:
+        if coeff == 1 and len(factors) == 1 and factors[0][1] == self.one:  # the only NUM 1
             return factors[0][0]
-        children = tuple(x for f in factors for x in f)
-        return self._make(MUL, (coeff, factors), (MUL, coeff, factors), "", children, repr(coeff), coeff)
+        key = (MUL, coeff, factors)
+        found = self._index.get(key)
+        if found is not None:
+            return found
+        children = tuple([x for f in factors for x in f])
+        return self._make(MUL, (coeff, factors), key, "", children, repr(coeff), coeff)
 
     def _times(self, e: int, k: Any) -> int:
         """An exponent times a number."""

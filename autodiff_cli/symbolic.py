@@ -14,15 +14,31 @@ and mixed derivatives.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .algebra import canonical_form
 from .builder import Builder
 from .errors import UsageError
+from .grammar import _no_gc
 from .graph import Graph, Program
 from .ops import OPS, Linear, Sym, params_of
 from .printing import present, to_program, to_text
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _acyclic(function: F) -> F:
+    """Run without the cycle collector: a derivative makes hundreds of thousands of small
+    acyclic objects (tuples, handles), and the collector's passes over them took a third of
+    the time of a 10,000-term sum (as in reading a program, grammar._no_gc)."""
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with _no_gc():
+            return function(*args, **kwargs)
+    return run  # type: ignore[return-value]
 
 
 @dataclass
@@ -54,14 +70,21 @@ class Formula:
         return len(self.graph.ancestors([self.node]))
 
 
-def node_expressions(program: Program, builder: Builder, symbols: set[int]) -> tuple[list, list]:
+def node_expressions(program: Program, builder: Builder, symbols: set[int],
+                     needed: tuple[set[int], set[int]] | None = None) -> tuple[list, list]:
     """Each program node as an expression, twice: as an argument (inputs and the nodes in
     `symbols` are named leaves) and as an output (its op applied to its arguments), so that
-    exp's partial in f = exp(u) reads exp(u), not f."""
+    exp's partial in f = exp(u) reads exp(u), not f. With `needed` (from `needed_expressions`),
+    only those arguments and outputs are built; the others stay None."""
     graph = program.graph
     args: list[Sym | None] = [None] * len(graph)
     outputs: list[Sym | None] = [None] * len(graph)
+    need_args, need_outputs = needed if needed is not None else (None, None)
     for nid, node in enumerate(graph.nodes):
+        if need_outputs is not None and nid not in need_outputs:
+            if nid in need_args:  # a named leaf whose own expression is not used
+                args[nid] = builder.leaf("input", program.labels[nid])
+            continue
         if node.op == "const":
             outputs[nid] = builder.const(*node.attr)
         elif node.op == "input":
@@ -71,6 +94,44 @@ def node_expressions(program: Program, builder: Builder, symbols: set[int]) -> t
             outputs[nid] = builder.apply(node.op, tuple(args[a] for a in node.args), params)
         args[nid] = builder.leaf("input", program.labels[nid]) if nid in symbols else outputs[nid]
     return args, outputs
+
+
+def needed_expressions(graph: Graph, target: int, symbols: set[int], stop: set[int],
+                       only: set[int]) -> tuple[set[int], set[int]]:
+    """Which node expressions the reverse sweep will use: the arguments and the output of each
+    node whose partial looks at them (not a sum's constant 1), and what those are built from.
+    A 10,000-term sum then builds no expression for its 10,000 partial sums. Returns
+    (arguments, outputs) as sets of program nodes."""
+    reached = {target}
+    need_args: set[int] = set()
+    need_outputs: set[int] = set()
+    for nid in range(target, -1, -1):
+        node = graph[nid]
+        if nid in reached and nid not in stop and node.op in OPS:
+            entry = OPS[node.op]
+            for i, arg in enumerate(node.args):
+                if graph[arg].op == "const" or entry.partial(i) is None or arg not in only:
+                    continue
+                reached.add(arg)
+                if _constant_partial(entry, i) is None:  # the rule looks at the arguments
+                    need_outputs.add(nid)
+                    need_args.update(node.args)
+        if nid in need_args and nid not in symbols:
+            need_outputs.add(nid)
+        if nid in need_outputs:
+            need_args.update(node.args)
+    return need_args, need_outputs
+
+
+_CONSTANT_PARTIALS: dict[tuple[str, int], Any] = {}
+
+
+def _constant_partial(entry: Any, i: int) -> Any:
+    """The op table's constant partial (a sum's 1), asked once per operation and argument."""
+    key = (entry.name, i)
+    if key not in _CONSTANT_PARTIALS:
+        _CONSTANT_PARTIALS[key] = entry.constant_partial(i)
+    return _CONSTANT_PARTIALS[key]
 
 
 def adjoint_expressions(graph: Graph, target: int, args: list, outputs: list, builder: Builder,
@@ -103,7 +164,10 @@ def adjoint_expressions(graph: Graph, target: int, args: list, outputs: list, bu
                 except NoClosedForm as error:
                     raise NoClosedForm(error.op_name, nid) from None
             else:
-                contribution = _times(builder, rule(*arg_exprs, outputs[nid]), adj)
+                partial = _constant_partial(entry, i)
+                if partial is None:
+                    partial = rule(*arg_exprs, outputs[nid])
+                contribution = _times(builder, partial, adj)
                 if fit_shapes:
                     contribution = builder.apply("fit", (contribution, arg_exprs[i]))
             previous = adjoints.get(arg)
@@ -166,6 +230,7 @@ def canonical(graph: Graph, node: int, labels: dict[int, str], expand: bool = Fa
     return Formula(Builder(g, simplify=False), top, labels, list(dict.fromkeys([*(assumed or []), *texts])))
 
 
+@_acyclic
 def derivative(program: Program, target: int, wrt: int, factored: bool = False,
                expand: bool = False) -> Formula:
     """∂target/∂wrt as a formula. `wrt` may be an input or a named step, held independent.
@@ -193,8 +258,9 @@ def _derivative(program: Program, target: int, wrt: int, factored: bool, expand:
     graph = program.graph
     held = {wrt} if graph[wrt].op != "input" else set()
     named = {n for n in program.labels if graph[n].op != "input"} if factored else set()
-    args, outputs = node_expressions(program, builder, named | held)
     on_the_way = graph.descendants([wrt])  # adjoints of nodes that do not depend on wrt are not needed
+    needed = needed_expressions(graph, target, named | held, held, on_the_way)
+    args, outputs = node_expressions(program, builder, named | held, needed)
     try:
         adjoints = adjoint_expressions(graph, target, args, outputs, builder, held, only=on_the_way)
     except NoClosedForm as error:
@@ -235,6 +301,7 @@ def nth_derivative(program: Program, target: int, wrt: list[tuple[str, int]], ex
     return formula
 
 
+@_acyclic
 def differentiate(formula: Formula, wrt_name: str, expand: bool = False) -> Formula:
     """The derivative of a formula with respect to one of its inputs (for second order)."""
     builder = Builder(formula.graph, simplify=False)
