@@ -6,7 +6,6 @@ from __future__ import annotations
 from .errors import AdiffError, ParseError
 from .grammar import MAX_PROGRAM_CHARS, read
 from .graph import Graph, Program
-from .symbolic import derivative_in_program
 
 __all__ = ["MAX_PROGRAM_CHARS", "parse"]
 
@@ -23,6 +22,8 @@ def expand_derivatives(program: Program) -> Program:
     old = program.graph
     if not any(node.op == "grad" for node in old.nodes):
         return program
+    from .symbolic import derivative_in_program  # only a program with grad() needs it at start-up
+
     graph = Graph()
     new_id: list[int] = []
     for node in old.nodes:

@@ -7,7 +7,7 @@ import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,7 +15,9 @@ from .engine import Diagnostic, LinearMap
 from .graph import Program
 from .inputs import node_named
 from .node_rows import LABEL_CHARS, NodeRow, node_rows
-from .symbolic import Formula, derivative
+
+if TYPE_CHECKING:
+    from .symbolic import Formula
 
 
 @dataclass
@@ -180,6 +182,8 @@ class DiffResult:
         """The first derivative in the program's named steps (built when asked for)."""
         if len(self.wrt) != 1 or self.error:
             return None
+        from .symbolic import derivative  # diff's module; grad and compare start without it
+
         return derivative(self.program, *self.nodes, factored=True)
 
     def statements(self, latex: bool = False, limit: int | None = None) -> list[tuple[str, str]]:
