@@ -105,6 +105,11 @@ class Store:
         found = self._index.get(index_key)
         if found is not None:
             return found
+        return self._new(kind, data, index_key, name, children, text, number)
+
+    def _new(self, kind: str, data: Any, index_key: Any, name: str, children: tuple[int, ...],
+             text: str, number: Any = 0) -> int:
+        """_make for an expression not in the store (the caller looked)."""
         # the order key: kind, name, size, a short look at the first child, and a digest of the
         # whole (stable across runs: zlib's checksums, then the children's digests mixed in)
         seed = (kind, name, text)
@@ -161,7 +166,11 @@ class Store:
         if kind == MUL:
             coeff, factors = data
             total = len(factors) - 1 + int(abs(coeff) != 1) + int(coeff < 0)
+            one = self.one
             for b, e in factors:
+                if e == one:  # a plain factor
+                    total += ops[b]
+                    continue
                 v = self.value(e)
                 total += ops[b] + (ops[e] + 1 if v is None else int(v not in (1, -1)))
             return total
@@ -335,7 +344,7 @@ class Store:
         if found is not None:
             return found
         children = tuple([x for f in factors for x in f])
-        return self._make(MUL, (coeff, factors), key, "", children, repr(coeff), coeff)
+        return self._new(MUL, (coeff, factors), key, "", children, repr(coeff), coeff)
 
     def _times(self, e: int, k: Any) -> int:
         """An exponent times a number."""
@@ -487,7 +496,7 @@ class Store:
             simpler = self._simpler(op, args, attr)
             if simpler is not None:
                 return simpler
-        return self._make(FN, (op, args, attr), key, op, args, repr(key[3]))
+        return self._new(FN, (op, args, attr), key, op, args, repr(key[3]))
 
     def _simpler(self, op: str, args: tuple[int, ...], attr: Any) -> int | None:
         """A number for an operation on numbers; the identities below; or None."""
@@ -593,12 +602,21 @@ def canonical(graph: Graph, root: int, store: Store | None = None) -> tuple[Stor
             user[a] = node.op
     canon: dict[int, int] = {}
     pending: dict[int, tuple[Any, list]] = {}
+    one = store.one
     for n in reach:
         node = nodes[n]
         op = node.op
         if op in _SUMS or op in _PRODUCTS:
             group = _SUMS if op in _SUMS else _PRODUCTS
             signs = group[op]
+            handed_up = n != root and uses.get(n) == 1 and user[n] in group
+            if not handed_up and all(a not in pending for a in node.args):  # one operation alone
+                if group is _SUMS:
+                    canon[n] = store.add([(s, canon[a]) for a, s in zip(node.args, signs, strict=True)])
+                else:
+                    canon[n] = store.mul([(canon[a], one if s == 1 else store.num(-1))
+                                          for a, s in zip(node.args, signs, strict=True)])
+                continue
             lists = []
             for a, s in zip(node.args, signs, strict=True):
                 if a in pending:
@@ -614,7 +632,7 @@ def canonical(graph: Graph, root: int, store: Store | None = None) -> tuple[Stor
                     items.extend((c * factor, t) for c, t in more)
                 else:
                     items.extend((t, store._times(e, factor)) for t, e in more)
-            if n != root and uses.get(n) == 1 and user[n] in group:
+            if handed_up:
                 pending[n] = (scale, items)
             elif group is _SUMS:
                 canon[n] = store.add([(c * scale, t) for c, t in items])

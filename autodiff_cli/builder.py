@@ -38,7 +38,7 @@ class Builder:
         return self.const(float(x)).id
 
     def apply(self, name: str, args: tuple[Any, ...], params: dict[str, Any] | None = None) -> Sym:
-        ids = tuple(self.lift(a) for a in args)
+        ids = tuple([a.id if type(a) is Sym else self.lift(a) for a in args])
         if params:
             return Sym(self, self.graph.add(name, ids, tuple(params.items())))
         if self.simplify:

@@ -400,6 +400,9 @@ def _power(g: Graph, store: Store, pres: dict[int, int], base: int, exponent: in
 
 def _product(g: Graph, store: Store, pres: dict[int, int], coeff: Any, factors: tuple) -> int:
     """coeff·∏ base^exponent as numerator/denominator, the sign on the first numerator factor."""
+    if type(coeff) is int and coeff != -1 and len(factors) == 1 and factors[0][1] == store.one:
+        node = pres[factors[0][0]]  # the common case, k·a (as below, without the lists)
+        return node if coeff == 1 else g.add("mul", (_const(g, coeff), node))
     top: list[int] = []
     bottom: list[int] = []
     constants: list[int] = []

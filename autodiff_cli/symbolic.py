@@ -102,36 +102,37 @@ def needed_expressions(graph: Graph, target: int, symbols: set[int], stop: set[i
     node whose partial looks at them (not a sum's constant 1), and what those are built from.
     A 10,000-term sum then builds no expression for its 10,000 partial sums. Returns
     (arguments, outputs) as sets of program nodes."""
+    nodes = graph.nodes
     reached = {target}
     need_args: set[int] = set()
     need_outputs: set[int] = set()
     for nid in range(target, -1, -1):
-        node = graph[nid]
-        if nid in reached and nid not in stop and node.op in OPS:
-            entry = OPS[node.op]
+        node = nodes[nid]
+        entry = OPS.get(node.op)
+        if nid in reached and nid not in stop and entry is not None:
             for i, arg in enumerate(node.args):
-                if graph[arg].op == "const" or entry.partial(i) is None or arg not in only:
+                _, rule, constant = _rule(entry, i)
+                if rule is None or arg not in only or nodes[arg].op == "const":
                     continue
                 reached.add(arg)
-                if _constant_partial(entry, i) is None:  # the rule looks at the arguments
+                if constant is None:  # the rule looks at the arguments
                     need_outputs.add(nid)
-                    need_args.update(node.args)
-        if nid in need_args and nid not in symbols:
+        if nid in need_outputs or (nid in need_args and nid not in symbols):
             need_outputs.add(nid)
-        if nid in need_outputs:
             need_args.update(node.args)
     return need_args, need_outputs
 
 
-_CONSTANT_PARTIALS: dict[tuple[str, int], Any] = {}
+_RULES: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
 
 
-def _constant_partial(entry: Any, i: int) -> Any:
-    """The op table's constant partial (a sum's 1), asked once per operation and argument."""
-    key = (entry.name, i)
-    if key not in _CONSTANT_PARTIALS:
-        _CONSTANT_PARTIALS[key] = entry.constant_partial(i)
-    return _CONSTANT_PARTIALS[key]
+def _rule(entry: Any, i: int) -> tuple[Any, Any, Any]:
+    """(entry, its rule for argument i, the number the rule returns when that is a constant (a
+    sum's 1) or None): looked up once per table entry and argument."""
+    found = _RULES.get((id(entry), i))
+    if found is None:  # the entry is kept in the value, so its id is not reused
+        found = _RULES[(id(entry), i)] = (entry, entry.partial(i), entry.constant_partial(i))
+    return found
 
 
 def adjoint_expressions(graph: Graph, target: int, args: list, outputs: list, builder: Builder,
@@ -142,20 +143,23 @@ def adjoint_expressions(graph: Graph, target: int, args: list, outputs: list, bu
     with `only`, nothing flows to nodes outside it (those that do not depend on the variable).
     With `fit_shapes` (derivatives evaluated on arrays), each contribution is summed to its
     argument's shape where numpy broadcast it."""
-    seed = builder.const(1.0)
+    seed = one = builder.const(1.0)
     if fit_shapes:  # ones of the target's shape: the gradient of sum(target)
         seed = builder.apply("fit", (seed, args[target]))
     adjoints: dict[int, Sym] = {target: seed}
+    nodes = graph.nodes
     for nid in range(target, -1, -1):
         adj = adjoints.get(nid)
-        node = graph[nid]
-        if adj is None or nid in stop or node.op not in OPS:
+        if adj is None or nid in stop:
             continue
-        entry = OPS[node.op]
+        node = nodes[nid]
+        entry = OPS.get(node.op)
+        if entry is None:
+            continue
         arg_exprs = [args[a] for a in node.args]
         for i, arg in enumerate(node.args):
-            rule = entry.partial(i)
-            if graph[arg].op == "const" or rule is None or (only is not None and arg not in only):
+            _, rule, partial = _rule(entry, i)
+            if rule is None or (only is not None and arg not in only) or nodes[arg].op == "const":
                 continue
             if isinstance(rule, Linear):
                 try:
@@ -164,10 +168,9 @@ def adjoint_expressions(graph: Graph, target: int, args: list, outputs: list, bu
                 except NoClosedForm as error:
                     raise NoClosedForm(error.op_name, nid) from None
             else:
-                partial = _constant_partial(entry, i)
-                if partial is None:
+                if partial is None:  # not a constant: the rule on the arguments
                     partial = rule(*arg_exprs, outputs[nid])
-                contribution = _times(builder, partial, adj)
+                contribution = _times(builder, partial, adj, one.id)
                 if fit_shapes:
                     contribution = builder.apply("fit", (contribution, arg_exprs[i]))
             previous = adjoints.get(arg)
@@ -175,21 +178,16 @@ def adjoint_expressions(graph: Graph, target: int, args: list, outputs: list, bu
     return adjoints
 
 
-def _times(builder: Builder, partial: Any, adj: Sym) -> Sym:
-    """partial·adj, without a node for a factor 1 (the sum's partials, the seed)."""
+def _times(builder: Builder, partial: Any, adj: Sym, one: int) -> Sym:
+    """partial·adj, without a node for a factor 1 (`one`, the sum's partials, the seed)."""
     if not isinstance(partial, Sym):
         if type(partial) in (int, float) and partial == 1:
             return adj
-    elif _is_one(builder.graph, partial.id):
+    elif partial.id == one:
         return adj
-    if _is_one(builder.graph, adj.id):
+    if adj.id == one:
         return partial if isinstance(partial, Sym) else builder.const(partial)
     return builder.apply("mul", (partial, adj))
-
-
-def _is_one(graph: Graph, node_id: int) -> bool:
-    node = graph[node_id]
-    return node.op == "const" and type(node.attr[0]) is float and node.attr == (1.0, None)
 
 
 def _array_contribution(entry: Any, rule: Linear, node: Any, i: int, adj: Sym, args: list, y: Sym,
