@@ -563,10 +563,17 @@ class Store:
     def reached(self, root: int) -> list[int]:
         """The ids an expression is made of, children first."""
         seen = {root}
+        nodes = self.nodes
         for i in range(root, -1, -1):
             if i in seen:
-                kind, data = self.nodes[i]
-                seen.update(self.children(i))
+                kind, data = nodes[i]
+                if kind == FN:
+                    seen.update(data[1])
+                elif kind == MUL:
+                    for factor in data[1]:
+                        seen.update(factor)
+                elif kind == ADD:
+                    seen.update([t for t, _ in data[1]])
         return sorted(seen)
 
     def children(self, i: int) -> tuple[int, ...]:
@@ -593,14 +600,14 @@ def canonical(graph: Graph, root: int, store: Store | None = None) -> tuple[Stor
     store = store or Store()
     nodes = graph.nodes
     reach = sorted(graph.ancestors([root]))
-    uses: dict[int, int] = {}  # how often a node is an argument, and of which operation (last)
-    user: dict[int, str] = {}
+    uses = [0] * (root + 1)  # how often a node is an argument, and of which operation (last)
+    user: list[str | None] = [None] * (root + 1)
     for n in reach:
         node = nodes[n]
         for a in node.args:
-            uses[a] = uses.get(a, 0) + 1
+            uses[a] += 1
             user[a] = node.op
-    canon: dict[int, int] = {}
+    canon: list[int] = [0] * (root + 1)
     pending: dict[int, tuple[Any, list]] = {}
     one = store.one
     for n in reach:
@@ -609,7 +616,7 @@ def canonical(graph: Graph, root: int, store: Store | None = None) -> tuple[Stor
         if op in _SUMS or op in _PRODUCTS:
             group = _SUMS if op in _SUMS else _PRODUCTS
             signs = group[op]
-            handed_up = n != root and uses.get(n) == 1 and user[n] in group
+            handed_up = n != root and uses[n] == 1 and user[n] in group
             if not handed_up and all(a not in pending for a in node.args):  # one operation alone
                 if group is _SUMS:
                     canon[n] = store.add([(s, canon[a]) for a, s in zip(node.args, signs, strict=True)])

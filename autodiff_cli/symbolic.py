@@ -70,57 +70,23 @@ class Formula:
         return len(self.graph.ancestors([self.node]))
 
 
-def node_expressions(program: Program, builder: Builder, symbols: set[int],
-                     needed: tuple[set[int], set[int]] | None = None) -> tuple[list, list]:
+def node_expressions(program: Program, builder: Builder, symbols: set[int]) -> tuple[list, list]:
     """Each program node as an expression, twice: as an argument (inputs and the nodes in
     `symbols` are named leaves) and as an output (its op applied to its arguments), so that
-    exp's partial in f = exp(u) reads exp(u), not f. With `needed` (from `needed_expressions`),
-    only those arguments and outputs are built; the others stay None."""
+    exp's partial in f = exp(u) reads exp(u), not f."""
     graph = program.graph
     args: list[Sym | None] = [None] * len(graph)
     outputs: list[Sym | None] = [None] * len(graph)
-    need_args, need_outputs = needed if needed is not None else (None, None)
     for nid, node in enumerate(graph.nodes):
-        if need_outputs is not None and nid not in need_outputs:
-            if nid in need_args:  # a named leaf whose own expression is not used
-                args[nid] = builder.leaf("input", program.labels[nid])
-            continue
         if node.op == "const":
             outputs[nid] = builder.const(*node.attr)
         elif node.op == "input":
             outputs[nid] = builder.leaf("input", node.attr)
         else:  # an array operation keeps its parameters (max_pool's size, sum's axis)
             params = dict(node.attr) if node.attr and OPS[node.op].params else None
-            outputs[nid] = builder.apply(node.op, tuple(args[a] for a in node.args), params)
+            outputs[nid] = builder.apply(node.op, tuple([args[a] for a in node.args]), params)
         args[nid] = builder.leaf("input", program.labels[nid]) if nid in symbols else outputs[nid]
     return args, outputs
-
-
-def needed_expressions(graph: Graph, target: int, symbols: set[int], stop: set[int],
-                       only: set[int]) -> tuple[set[int], set[int]]:
-    """Which node expressions the reverse sweep will use: the arguments and the output of each
-    node whose partial looks at them (not a sum's constant 1), and what those are built from.
-    A 10,000-term sum then builds no expression for its 10,000 partial sums. Returns
-    (arguments, outputs) as sets of program nodes."""
-    nodes = graph.nodes
-    reached = {target}
-    need_args: set[int] = set()
-    need_outputs: set[int] = set()
-    for nid in range(target, -1, -1):
-        node = nodes[nid]
-        entry = OPS.get(node.op)
-        if nid in reached and nid not in stop and entry is not None:
-            for i, arg in enumerate(node.args):
-                _, rule, constant = _rule(entry, i)
-                if rule is None or arg not in only or nodes[arg].op == "const":
-                    continue
-                reached.add(arg)
-                if constant is None:  # the rule looks at the arguments
-                    need_outputs.add(nid)
-        if nid in need_outputs or (nid in need_args and nid not in symbols):
-            need_outputs.add(nid)
-            need_args.update(node.args)
-    return need_args, need_outputs
 
 
 _RULES: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
@@ -235,8 +201,7 @@ def derivative(program: Program, target: int, wrt: int, factored: bool = False,
     Factored, the program's named steps appear by name; expanded, only inputs remain, and the
     target is brought to its simplest form before it is differentiated (abs(x^2) is x^2)."""
     graph = program.graph
-    if not factored and graph[wrt].op == "input" and any(graph[n].op in _SIMPLER_FIRST
-                                                         for n in graph.ancestors([target])):
+    if not factored and graph[wrt].op == "input" and _has_op(graph, target, _SIMPLER_FIRST):
         simplest, top, variable, assumed = _canonical_program(program, target, wrt)
         try:
             return _derivative(simplest, top, variable, False, expand, assumed)
@@ -250,15 +215,23 @@ def derivative(program: Program, target: int, wrt: int, factored: bool = False,
 _SIMPLER_FIRST = {"abs", "relu", "log", "log2", "log10"}
 
 
+def _has_op(graph: Graph, target: int, names: set[str]) -> bool:
+    """Whether the target depends on one of these operations (most programs have none at all,
+    which needs no walk)."""
+    nodes = graph.nodes
+    if not any(nodes[n].op in names for n in range(target + 1)):
+        return False
+    return any(nodes[n].op in names for n in graph.ancestors([target]))
+
+
 def _derivative(program: Program, target: int, wrt: int, factored: bool, expand: bool,
                 assumed: list[str]) -> Formula:
     builder = Builder(simplify=False)
     graph = program.graph
     held = {wrt} if graph[wrt].op != "input" else set()
     named = {n for n in program.labels if graph[n].op != "input"} if factored else set()
+    args, outputs = node_expressions(program, builder, named | held)
     on_the_way = graph.descendants([wrt])  # adjoints of nodes that do not depend on wrt are not needed
-    needed = needed_expressions(graph, target, named | held, held, on_the_way)
-    args, outputs = node_expressions(program, builder, named | held, needed)
     try:
         adjoints = adjoint_expressions(graph, target, args, outputs, builder, held, only=on_the_way)
     except NoClosedForm as error:
