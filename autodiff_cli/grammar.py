@@ -39,7 +39,7 @@ from .ops import (
 from .printing import to_text
 
 if TYPE_CHECKING:
-    from lark import Lark, Token
+    from lark import Token
 
 MAX_PROGRAM_CHARS = 2_000_000  # about 25 s of work (a 100,000-term sum is 1.5 MB); documented in the README
 CHARS_VARIABLE = "ADIFF_MAX_CHARS"  # raises (or lowers) the limit
@@ -187,24 +187,30 @@ LARK_OPTIONS = {"parser": "lalr", "lexer": "basic", "propagate_positions": False
 
 @lru_cache(maxsize=1)
 def _runtime() -> ModuleType:
-    """The parser's runtime: generated_parser.py, Lark's stand-alone parser generated from the
-    grammar (tools/regenerate_parser.py), which loads without importing Lark; Lark itself when
-    that module was generated from another text of the grammar (it is stale), so a change of
-    the grammar is never read with old tables. Both have the same Token and Unexpected* classes."""
+    """The parser's runtime: lalr.py running the tables Lark built from the grammar
+    (generated_parser.py, written by tools/regenerate_parser.py), which starts without importing
+    Lark; Lark itself when those tables were built from another text of the grammar (they are
+    stale), so a change of the grammar is never read with old tables. Both have the same Token
+    and Unexpected* classes."""
     from . import generated_parser
 
     if generated_parser.GRAMMAR == grammar_text():
-        return generated_parser
+        from . import lalr
+
+        return lalr
     import lark
 
     return lark
 
 
 @lru_cache(maxsize=1)
-def _parser() -> Lark:
+def _parser() -> Any:
+    """The parser (lalr.Parser or lark.Lark): parse(text) calls the callbacks, lex(text) gives tokens."""
     runtime = _runtime()
     if runtime.__name__ != "lark":
-        return runtime.Lark_StandAlone(transformer=_Callbacks(), postlex=_BRACKETS)
+        from . import generated_parser
+
+        return runtime.Parser(generated_parser, _Callbacks(), _BRACKETS)
     # cache=True stores the LALR tables in the temp folder, so later starts skip building them.
     return runtime.Lark(grammar_text(), **LARK_OPTIONS, transformer=_Callbacks(), postlex=_BRACKETS,
                         cache=True)
