@@ -53,7 +53,7 @@ def array_literal(value: Any) -> str:
 
 
 def _precedence(graph: Graph, node_id: int, labels: dict[int, str] | None) -> int:
-    node = graph[node_id]
+    node = graph.nodes[node_id]
     if labels and node_id in labels:
         return ATOM
     if node.op == "const":
@@ -81,37 +81,39 @@ def to_text(graph: Graph, node_id: int, labels: dict[int, str] | None = None,
     stack: list[Any] = [(graph, node_id, labels, not top_label)]
     while stack:
         item = stack.pop()
-        if limit is not None and len(stack) > 3 * limit and not isinstance(item, str):
-            item = "…"  # deeper than `limit` characters could show: x + x + … is cut, not walked
-        if isinstance(item, str):
-            out.append(item)
-            size += len(item)
-            if limit is not None and size > limit:
-                return "".join(out)[:limit] + "…"
-            continue
-        g, nid, labs, expand = item
-        node = g[nid]
-        if labs and nid in labs and not expand:
-            stack.append(_latex_name(labs[nid]) if latex else labs[nid])
-        elif node.op == "const":
-            value, label = node.attr
-            if label:
-                text = label
+        if not isinstance(item, str):
+            if limit is not None and len(stack) > 3 * limit:
+                item = "…"  # deeper than `limit` characters could show: x + x + … is cut, not walked
             else:
-                text = array_literal(value) if hasattr(value, "shape") else format_number(value)
-            stack.append(_latex_name(text) if latex and label else text)
-        elif node.op in ("input", "sym"):
-            stack.append(_latex_name(node.attr) if latex else node.attr)
-        elif node.op == "ref":
-            ref = node.attr
-            stack.append(ref.text if ref.text is not None else (ref.graph, ref.node, ref.labels, False))
-        else:
-            stack.extend(reversed(layout(g, nid, labs, strict)))
+                g, nid, labs, expand = item
+                node = g.nodes[nid]
+                if labs and nid in labs and not expand:
+                    item = _latex_name(labs[nid]) if latex else labs[nid]
+                elif node.op == "const":
+                    value, label = node.attr
+                    if label:
+                        item = _latex_name(label) if latex else label
+                    else:
+                        item = array_literal(value) if hasattr(value, "shape") else format_number(value)
+                elif node.op in ("input", "sym"):
+                    item = _latex_name(node.attr) if latex else node.attr
+                elif node.op == "ref" and node.attr.text is not None:
+                    item = node.attr.text
+                elif node.op == "ref":
+                    stack.append((node.attr.graph, node.attr.node, node.attr.labels, False))
+                    continue
+                else:  # an operation: its parts, left to right
+                    stack.extend(reversed(layout(g, nid, labs, strict)))
+                    continue
+        out.append(item)
+        size += len(item)
+        if limit is not None and size > limit:
+            return "".join(out)[:limit] + "…"
     return "".join(out)
 
 
 def _child_parens(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool) -> tuple[bool, bool]:
-    node = g[nid]
+    node = g.nodes[nid]
     prec = OPS[node.op].prec
     left = _precedence(g, node.args[0], labs)
     right = _precedence(g, node.args[1], labs)
@@ -120,9 +122,9 @@ def _child_parens(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool)
     if prec == COMPARE:  # comparisons do not chain: (x < y) < z keeps its parentheses
         return left <= prec, right <= prec
     # left-associative: a - (b - c) and a·(b·c) keep their shape when read back
-    right_paren = right <= prec or (prec >= PRODUCT and g[node.args[1]].op == "neg")
+    right_paren = right <= prec or (prec >= PRODUCT and g.nodes[node.args[1]].op == "neg")
     if not strict and node.op in ("add", "mul") and right == prec and not (labs and node.args[1] in labs):
-        right_child = g[node.args[1]].op
+        right_child = g.nodes[node.args[1]].op
         right_paren = not (node.op == "add" and right_child in ("add", "sub")
                            or node.op == "mul" and right_child == "mul")
     return left < prec, right_paren
@@ -130,7 +132,7 @@ def _child_parens(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool)
 
 def _layout(g: Graph, nid: int, labs: dict[int, str] | None, strict: bool) -> list[Any]:
     """One level of a node: literal strings and child items, left to right."""
-    node = g[nid]
+    node = g.nodes[nid]
     entry = OPS[node.op]
     child = [(g, a, labs, False) for a in node.args]
     if node.op == "index":  # A[1, :]
@@ -293,7 +295,7 @@ def shared_names(graph: Graph, root: int, labels: dict[int, str] | None = None, 
     copies[root] = 1
     for nid in range(root, -1, -1):
         if (reached[nid] and nid not in labels) or nid == root:
-            for a in graph[nid].args:
+            for a in graph.nodes[nid].args:
                 reached[a] = True
                 parents[a] += 1
                 copies[a] = min(copies[a] + copies[nid], 1 << 20)
@@ -303,9 +305,12 @@ def shared_names(graph: Graph, root: int, labels: dict[int, str] | None = None, 
     while any(n.startswith(prefix) and n[len(prefix):].isdigit() for n in taken):
         prefix = "_" + prefix
     for nid in range(root + 1):
-        if not reached[nid] or nid in labels or graph[nid].op in LEAVES:
+        if not reached[nid] or nid in labels or graph.nodes[nid].op in LEAVES:
             continue
-        size[nid] = 1 + sum(1 if (a in names or a in labels) else size[a] for a in graph[nid].args)
+        total = 1
+        for a in graph.nodes[nid].args:
+            total += 1 if (a in names or a in labels) else size[a]
+        size[nid] = total
         # named when long, or when naming it shortens the output: sin(x^2 + y^2) printed four times
         shorter = copies[nid] >= 3 and size[nid] >= 5 and (copies[nid] - 1) * size[nid] > size[nid] + 4
         if parents[nid] >= 2 and (size[nid] > threshold or shorter) and nid != root:
