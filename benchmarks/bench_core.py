@@ -1,6 +1,6 @@
 """Core speed goals (issue: core), as ratios against baselines measured in the same run.
 
-    python benchmarks/bench_core.py [--runs N]
+    python benchmarks/bench_core.py [--runs N] [--only startup|size]
 
 1. Start-up: `adiff grad "exp(sin(x^2))" --at x=2`, whole process, median wall time, against
    `python -c "import numpy, rich, typer, lark"` (goal: at most 1.0x). Measured with stdout
@@ -54,16 +54,23 @@ def median(cmd: list[str], runs: int, tty: bool = False) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--only", choices=["startup", "size"], help="run one part")
     args = parser.parse_args()
     adiff = adiff_command()
+    if args.only != "size":
+        startup(adiff, args.runs)
+    if args.only != "startup":
+        size(adiff)
 
-    print("1. start-up, median of", args.runs, "interleaved runs (both see the same load)")
+
+def startup(adiff: list[str], runs: int) -> None:
+    print("1. start-up, median of", runs, "interleaved runs (both see the same load)")
     commands = {"base": [sys.executable, "-c", "import numpy, rich, typer, lark"],
                 "piped": [*adiff, "grad", "exp(sin(x^2))", "--at", "x=2"]}
     for cmd in commands.values():
         wall(cmd)  # warm the file cache (and Lark's grammar cache)
     times: dict[str, list[float]] = {name: [] for name in [*commands, "tty"]}
-    for _ in range(args.runs):
+    for _ in range(runs):
         for name, cmd in commands.items():
             times[name].append(wall(cmd))
         times["tty"].append(wall(commands["piped"], tty=True))
@@ -73,6 +80,8 @@ def main() -> None:
           " (goal <= 1.0)")
     print(f"   adiff grad ... (terminal, Rich tables)  {tty:.3f} s   ratio {tty / base:.2f}")
 
+
+def size(adiff: list[str]) -> None:
     print("2. size, whole process, median of 3 runs")
     with tempfile.TemporaryDirectory() as tmp:
         times = {}
