@@ -1,6 +1,6 @@
 """Symbolic differentiation: how simple the formulas are, and how fast (issue 12).
 
-    python benchmarks/bench_symbolic.py [--corpus-only | --speed-only]
+    python benchmarks/bench_symbolic.py [--corpus-only | --speed-only] [--against ADIFF]
 
 0. The corpus measure (tests/symbolic_corpus.py, a few hundred derivatives): the share of
    adiff's printed derivatives equal to SymPy's at random points, not longer than SymPy's
@@ -8,7 +8,11 @@
 1. `adiff diff` of a 10,000-deep nesting sin(sin(...x)) and of a 10,000-term sum
    sin(1*x)+...+sin(10000*x), whole process (goal: under 1.5 s each), and of 100,000 (goal:
    within 12x of 10,000), with `python -c "import numpy, rich, typer, lark"` as the baseline
-   measured in the same run.
+   measured in the same run. With --against ADIFF (another version's `adiff` script, e.g. a
+   regular install of 01aff4e, the version before the canonical form, in its own virtual
+   environment), both are run interleaved at 10,000 and the ratio is printed (goal: within 1.5x).
+   Then, in this process, where the time of the 10,000-term sum goes: derivative() (reading
+   the program excluded) and printing the formula (Formula.program_text), median of 5.
 2. The derivative's size (nodes of its DAG) at n = 1,000 and 10,000: linear means 10x.
 3. SymPy's diff on the same expressions (expression built iteratively, then sympy.diff),
    each size in its own process with a time limit: where it stops, and the time ratio.
@@ -17,9 +21,11 @@
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 from common import adiff_command, median_time
 
@@ -76,22 +82,53 @@ def corpus_figures() -> None:
         print(f"   {r['ratio']:.2f}  {r['adiff_ops']:>3} / {r['sympy_ops']:<3} d/d{r['wrt']} {r['f']}")
 
 
-def speed() -> None:
+def speed(against: str | None = None) -> None:
     adiff = adiff_command()
     print("1. adiff diff, whole process, median of 3")
     base = timed([sys.executable, "-c", "import numpy, rich, typer, lark"])
     print(f"   baseline: python -c 'import numpy, rich, typer, lark' {base:.2f} s")
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("nesting", "sum"):
-            times = {}
+            times, paths = {}, {}
             for n in (10_000, 100_000):
-                path = os.path.join(tmp, f"{kind}{n}.adiff")
+                path = paths[n] = os.path.join(tmp, f"{kind}{n}.adiff")
                 with open(path, "w") as f:
                     f.write(program(kind, n))
                 times[n] = timed([*adiff, "diff", "-f", path])
             print(f"   {kind:8s} n=10,000  {times[10_000]:.2f} s ({times[10_000] / base:.1f}x the baseline; "
                   f"goal < 1.5 s); n=100,000 {times[100_000]:.2f} s = {times[100_000] / times[10_000]:.1f}x "
                   "(goal <= 12x)")
+            if against:
+                ours, theirs = paired([*adiff, "diff", "-f", paths[10_000]],
+                                      [against, "diff", "-f", paths[10_000]])
+                print(f"   {'':8s} n=10,000 paired with {against}: {ours:.2f} s against {theirs:.2f} s = "
+                      f"{ours / theirs:.2f}x (goal <= 1.5x)")
+    in_process()
+
+
+def paired(ours: list[str], theirs: list[str], runs: int = 5) -> tuple[float, float]:
+    """Median whole-process times of two commands run alternately (the machine's load shared)."""
+    times: dict[int, list[float]] = {0: [], 1: []}
+    for _ in range(runs):
+        for k, cmd in enumerate((ours, theirs)):
+            start = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=True)
+            times[k].append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def in_process() -> None:
+    from autodiff_cli.parse import parse
+    from autodiff_cli.symbolic import derivative
+
+    print("   in this process, median of 5 (reading the program excluded):")
+    for kind in ("nesting", "sum"):
+        prog = parse(program(kind, 10_000))
+        x = prog.inputs["x"]
+        build = median_time(lambda: derivative(prog, prog.target, x), 5)  # noqa: B023 - called at once
+        formula = derivative(prog, prog.target, x)
+        show = median_time(lambda: formula.program_text(), 5)  # noqa: B023 - called at once
+        print(f"   {kind:8s} n=10,000  derivative() {build:.3f} s, program_text() {show:.3f} s")
 
 
 def main() -> None:
@@ -102,7 +139,8 @@ def main() -> None:
         corpus_figures()
     if "--corpus-only" in sys.argv:
         return
-    speed()
+    against = sys.argv[sys.argv.index("--against") + 1] if "--against" in sys.argv else None
+    speed(against)
     adiff = adiff_command()
 
     print("2. size of the derivative (DAG nodes)")
