@@ -492,7 +492,8 @@ class Store:
         found = self._index.get(key)
         if found is not None:
             return found
-        if op in _SPECIAL or (args and not attr and OPS[op].fold):
+        nodes = self.nodes
+        if op in _SPECIAL or (args and not attr and all(nodes[a][0] == NUM for a in args) and OPS[op].fold):
             simpler = self._simpler(op, args, attr)
             if simpler is not None:
                 return simpler
