@@ -88,6 +88,7 @@ class Store:
     def __init__(self) -> None:
         self.nodes: list[tuple[str, Any]] = []
         self.keys: list[tuple] = []
+        self._digests: list[int] = []  # keys[i][4], at hand
         self.sizes: list[int] = []
         self._index: dict[Any, int] = {}
         self._nums: dict[Any, int] = {}
@@ -118,11 +119,11 @@ class Store:
             digest = self._seeds[seed] = zlib.crc32(f"{kind}|{name}|{text}".encode())
         keys = self.keys
         if children:
-            sizes, constant = self.sizes, self.constant
+            sizes, constant, digests = self.sizes, self.constant, self._digests
             size = 1
             is_constant = True
             for c in children:
-                digest = ((digest ^ keys[c][4]) * 0x100000001B3) & _MASK
+                digest = ((digest ^ digests[c]) * 0x100000001B3) & _MASK
                 size += sizes[c]
                 if is_constant and not constant[c]:
                     is_constant = False
@@ -138,6 +139,7 @@ class Store:
         look = (float(number) if not isinstance(number, float) or number == number else 0.0, first)
         self.nodes.append((kind, data))
         keys.append((rank, name, size, look, digest))
+        self._digests.append(digest)
         self.sizes.append(size)
         if kind == FN:  # the common case, inline
             ops = 1
