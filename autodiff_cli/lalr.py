@@ -105,7 +105,8 @@ class Parser:
 
     def __init__(self, tables: ModuleType, callbacks: Any, postlex: Any):
         self.pattern = re.compile(tables.PATTERN)
-        self.unless, self.newline_types, self.ignore = tables.UNLESS, tables.NEWLINE_TYPES, tables.IGNORE
+        self.unless = tables.UNLESS
+        self.newline_types, self.ignore = frozenset(tables.NEWLINE_TYPES), frozenset(tables.IGNORE)
         self.states, self.start, self.end = tables.STATES, tables.START, tables.END
         # a rule: (its nonterminal, callback name, length, ?rule, children kept, Nones after)
         self.rules = [(rule[0], rule[2], _reducer(getattr(callbacks, rule[1], None), *rule[1:]))

@@ -48,9 +48,18 @@ def tables(grammar: str) -> dict:
     rules = sorted({rule for actions in table.states.values() for _, rule in actions.values()
                     if not isinstance(rule, int)}, key=str)
     number = {rule: i for i, rule in enumerate(rules)}
-    states = {state: {str(symbol): (0, arg) if action is Shift else (1, number[arg])
-                      for symbol, (action, arg) in sorted(actions.items())}
-              for state, actions in sorted(table.states.items())}
+    # Lark numbers the states in an order that varies between runs (it walks sets of strings):
+    # renumbered breadth first from the start, symbols in name order, the file is the same each time.
+    start, order = table.start_states["start"], {}
+    queue = [start]
+    while queue:
+        state = queue.pop(0)
+        if state not in order:
+            order[state] = len(order)
+            queue += [arg for _, (action, arg) in sorted(table.states[state].items()) if action is Shift]
+    states = {order[state]: {str(symbol): (0, order[arg]) if action is Shift else (1, number[arg])
+                             for symbol, (action, arg) in sorted(actions.items())}
+              for state, actions in sorted(table.states.items(), key=lambda item: order[item[0]])}
     rows = []
     for rule in rules:
         child_filter = maybe_create_child_filter(rule.expansion, rule.options.keep_all_tokens, False,
@@ -64,8 +73,8 @@ def tables(grammar: str) -> dict:
         rows.append((str(rule.origin.name), str(rule.alias or rule.origin.name), len(rule.expansion),
                      bool(rule.options.expand1 and not rule.alias), include, trailing))
     return {"PATTERN": scanner._mres[0].pattern, "UNLESS": unless,
-            "NEWLINE_TYPES": frozenset(lexer.newline_types), "IGNORE": frozenset(lexer.ignore_types),
-            "START": table.start_states["start"], "END": table.end_states["start"],
+            "NEWLINE_TYPES": sorted(lexer.newline_types), "IGNORE": sorted(lexer.ignore_types),
+            "START": order[start], "END": order[table.end_states["start"]],
             "STATES": states, "RULES": rows, "GRAMMAR": grammar}
 
 
