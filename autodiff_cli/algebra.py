@@ -594,6 +594,7 @@ class Store:
 _SPECIAL = {"sqrt", "log", "log2", "log10", "exp", "where", "abs", "relu"}
 _SUMS = {"add": (1, 1), "sub": (1, -1), "neg": (-1,)}
 _PRODUCTS = {"mul": (1, 1), "div": (1, -1)}
+_GROUP = {**{op: _SUMS for op in _SUMS}, **{op: _PRODUCTS for op in _PRODUCTS}}
 
 
 def canonical(graph: Graph, root: int, store: Store | None = None) -> tuple[Store, int]:
@@ -616,11 +617,11 @@ def canonical(graph: Graph, root: int, store: Store | None = None) -> tuple[Stor
     for n in reach:
         node = nodes[n]
         op = node.op
-        if op in _SUMS or op in _PRODUCTS:
-            group = _SUMS if op in _SUMS else _PRODUCTS
+        group = _GROUP.get(op)
+        if group is not None:
             signs = group[op]
             handed_up = n != root and uses[n] == 1 and user[n] in group
-            if not handed_up and all(a not in pending for a in node.args):  # one operation alone
+            if not handed_up and (not pending or all(a not in pending for a in node.args)):  # alone
                 if group is _SUMS:
                     canon[n] = store.add([(s, canon[a]) for a, s in zip(node.args, signs, strict=True)])
                 else:
