@@ -107,6 +107,13 @@ class _Callbacks:
     def expect(self, c): return self.state.expect(c[0], c[1])
 
 
+def _plain(entry: Any) -> bool:
+    """A function whose call is just the operation of its arguments: no parameters, other
+    forms, macro, drawn numbers or derivative (what State.call would find out the long way)."""
+    return not (entry.params or entry.overloads or entry.expand or entry.derivative or entry.variadic
+                or entry.name in DRAWN)
+
+
 def _shown(token: Token) -> str:
     return "√" if token.type == "ROOT" else token.value
 
@@ -305,10 +312,13 @@ class _State:
     def call(self, token: Token, args: list[Any]) -> int:
         fname = token.value
         self.last_line = token.line
+        entry = lookup_function(fname)
+        if entry is not None and len(args) == entry.arity and _plain(entry) and \
+                all(type(a) is int for a in args):  # sin(x): the common case, in one step
+            return self.graph.add(entry.name, tuple(args))
         where = dict(line=token.line, column=token.column, source=self.program.source)
         positional = [a for a in args if not (isinstance(a, tuple) and a[0] == "keyword")]
         keywords = [a for a in args if isinstance(a, tuple) and a[0] == "keyword"]
-        entry = lookup_function(fname)
         if entry is None:
             near = nearest_function(fname)
             shown = ", ".join(self._text(a) for a in positional if not isinstance(a, tuple))
