@@ -104,3 +104,14 @@ def test_reading_imports_neither_lark_nor_rich():
             "print(sorted(m for m in ('lark', 'rich') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_plain_call_reads_as_the_long_way_reads_it(monkeypatch):
+    from autodiff_cli.ops import FUNCTIONS
+
+    texts = [f"{name}({', '.join('xyzw'[:entry.arity])})" for name, entry in sorted(FUNCTIONS.items())
+             if 1 <= entry.arity <= 4 and grammar._plain(entry)]
+    assert "sin(x)" in texts and "atan2(x, y)" in texts
+    short = [(list(p.graph.nodes), p.target) for p in map(grammar.read, texts)]
+    monkeypatch.setattr(grammar, "_plain", lambda entry: False)
+    assert [(list(p.graph.nodes), p.target) for p in map(grammar.read, texts)] == short
