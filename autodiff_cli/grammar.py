@@ -4,7 +4,8 @@ The LALR parser calls the callbacks as it reduces (an inline transformer), so no
 is built and nothing recurses over the expression: 100,000-deep nesting parses. The grammar's
 rule names are the op table's names (-> add, -> matmul), so those rules map to the table
 generically; calls are resolved in the table. grad(f, x) is read as a node; parse.py expands
-it into the derivative's graph after reading.
+it into the derivative's graph after reading. Lark compiles the grammar into tables
+(generated_parser.py, by tools/regenerate_parser.py) that lalr.py runs without importing Lark.
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ _STATE: ContextVar[_State] = ContextVar("adiff_parse_state")  # the program bein
 class _Callbacks:
     """Graph-building callbacks. A rule named after a table entry (add, mul, matmul, pow, ...)
     applies that operation to its first and last children (the operator token, when kept, is
-    in between); the other rules have a method each. Lark looks them up by name (no base class
-    needed), and an exception raised in one reaches the caller as it is."""
+    in between); the other rules have a method each. The parser (lalr.py, or Lark) looks them up
+    by name, no base class needed; an exception raised in one reaches the caller as it is."""
 
     def __getattr__(self, name: str) -> Any:
         if name in OPS and OPS[name].infix and OPS[name].arity == 2:
@@ -109,7 +110,7 @@ class _Callbacks:
 
 def _plain(entry: Any) -> bool:
     """A function whose call is just the operation of its arguments: no parameters, other
-    forms, macro, drawn numbers or derivative (what State.call would find out the long way)."""
+    forms, macro, drawn numbers or derivative (what _State.call would find out the long way)."""
     return not (entry.params or entry.overloads or entry.expand or entry.derivative or entry.variadic
                 or entry.name in DRAWN)
 
@@ -197,8 +198,8 @@ def _runtime() -> ModuleType:
     """The parser's runtime: lalr.py running the tables Lark built from the grammar
     (generated_parser.py, written by tools/regenerate_parser.py), which starts without importing
     Lark; Lark itself when those tables were built from another text of the grammar (they are
-    stale), so a change of the grammar is never read with old tables. Both have the same Token
-    and Unexpected* classes."""
+    stale), so a change of the grammar is never read with old tables. Both modules have classes
+    Token, UnexpectedInput, UnexpectedCharacters, UnexpectedToken and UnexpectedEOF."""
     from . import generated_parser
 
     if generated_parser.GRAMMAR == grammar_text():
