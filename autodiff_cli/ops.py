@@ -43,8 +43,11 @@ CONSTANTS = {"pi": math.pi, "π": math.pi, "e": math.e}
 
 REQUIRED = object()  # the default of a parameter that has none
 
+# Table entries are immutable (frozen) and equal only to themselves (eq=False): their fields hold
+# functions, which compare by identity anyway, and a Kink's dict made them unhashable; not
+# generating __eq__ and __hash__ for them saves about 0.7 ms of every start.
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Kink:
     """Points where an operation is not differentiable, and the partial each framework uses there."""
 
@@ -53,7 +56,7 @@ class Kink:
     text: str  # "where its argument is 0", "at a tie (both arguments equal)": for messages
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Linear:
     """The derivative of an array operation in one argument, as the two products the passes
     need: vjp(i, g, args, y, params) is the adjoint contribution to argument i, jvp(i, t, args,
@@ -69,7 +72,7 @@ class Linear:
 Rule = Callable[..., Any] | Linear | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Op:
     name: str
     arity: int
