@@ -1,0 +1,66 @@
+"""What the symbolic derivative's speed-ups must not change: each table entry's own rule is
+used (rules are looked up once per entry, not per name), and the cycle collector, paused
+while a derivative is built, is left as it was found, also when the derivative fails."""
+
+from __future__ import annotations
+
+import gc
+import math
+
+import numpy as np
+import pytest
+
+from autodiff_cli import ops
+from autodiff_cli.ops import fn, op
+from autodiff_cli.parse import parse
+from autodiff_cli.symbolic import NoClosedForm, derivative, differentiate
+
+
+def _erf(x):
+    return np.vectorize(math.erf, otypes=[float])(x)[()]
+
+
+def _d_dx(text: str) -> str:
+    program = parse(text)
+    return derivative(program, program.target, program.inputs["x"]).text()
+
+
+@pytest.mark.parametrize("rule, expected", [
+    (lambda x, y: 2 * fn.exp(-x**2), "2·exp(-x^2)"),  # erf's rule without its constant, by hand
+    (lambda x, y: 3 * x**2, "3·x^2"),  # another entry under the same name: its own rule
+])
+def test_an_entry_registered_again_under_the_same_name_differentiates_by_its_own_rule(rule, expected):
+    op("erf", 1, _erf, rule)
+    try:
+        assert _d_dx("erf(x)") == expected
+    finally:
+        ops.unregister("erf")
+
+
+def test_two_entries_in_turn_in_one_process():
+    seen = []
+    for rule in (lambda x, y: fn.cos(x), lambda x, y: -fn.sin(x)):
+        op("erf", 1, _erf, rule)
+        try:
+            seen.append(_d_dx("erf(x^2)"))
+        finally:
+            ops.unregister("erf")
+    assert seen == ["2·x·cos(x^2)", "-2·x·sin(x^2)"]  # the chain rule by hand, each rule's own
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_cycle_collector_is_left_as_it_was_found(enabled):
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        program = parse("sin(x)^3")
+        first = derivative(program, program.target, program.inputs["x"])
+        assert gc.isenabled() is enabled
+        assert differentiate(first, "x").text() is not None
+        assert gc.isenabled() is enabled
+        failing = parse("s = sum(x); s")
+        with pytest.raises(NoClosedForm):
+            derivative(failing, failing.target, failing.inputs["x"])
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
