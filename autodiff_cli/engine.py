@@ -48,7 +48,7 @@ def _linear_map(entry: Any, rule: Linear, i: int, args: list[Any], y: Any,
                      f"vector-Jacobian product of {entry.shown_name}")
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: == of the numpy values it holds is elementwise
 class Linearization:
     """The forward values and each edge's local partial ∂node/∂arg, with what went wrong."""
 

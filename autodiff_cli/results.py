@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from .symbolic import Formula
 
 
-@dataclass
+# Results compare by identity (eq=False): == of the numpy values they hold is elementwise, and
+# not generating __eq__ saves a little of every start.
+@dataclass(eq=False)
 class GradResult:
     """Everything `adiff grad` shows: forward values, local partials, adjoints, gradients."""
 
@@ -111,7 +113,7 @@ def _statements_text(statements: list[tuple[str, str]]) -> str:
     return "; ".join(f"{name} = {text}" if name else text for name, text in statements)
 
 
-@dataclass
+@dataclass(eq=False)
 class CompareResult:
     """`adiff compare`: each (target, variable) pair by symbolic formula, central difference,
     forward mode and reverse mode, with a verdict."""
@@ -153,7 +155,7 @@ class CompareResult:
 
 
 
-@dataclass
+@dataclass(eq=False)
 class DiffResult:
     """`adiff diff`: a symbolic derivative, of any order, and its value where a point is given."""
 
@@ -213,7 +215,7 @@ class DiffResult:
 
 
 
-@dataclass
+@dataclass(eq=False)
 class JacobianResult:
     """`adiff jacobian`: rows are the target's elements, columns the variable's (row-major)."""
 
@@ -252,7 +254,7 @@ def joined_scalars(results: list[JacobianResult]) -> list[JacobianResult]:
 
 
 
-@dataclass
+@dataclass(eq=False)
 class GridResult:
     """`adiff grad --grid/--points`: the value and partials at every point, in one pass."""
 
