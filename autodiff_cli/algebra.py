@@ -666,6 +666,35 @@ def canonical(graph: Graph, root: int, store: Store | None = None) -> tuple[Stor
     return store, canon[root]
 
 
+def flat_size(graph: Graph, root: int) -> int:
+    """About how many places (terms, factors, other nodes) the canonical form of a graph's node
+    fills, counted in one pass without building it. Sums and products are flat there: a
+    product used as a factor of another is written out in it again, so a chain of products
+    that share their prefixes (the second derivative of a deep nesting) fills the square of
+    its length, where the graph itself is linear. A chain handed up whole counts once."""
+    nodes = graph.nodes
+    reach = sorted(graph.ancestors([root]))
+    uses = [0] * (root + 1)
+    user: list[str | None] = [None] * (root + 1)
+    for n in reach:
+        for a in nodes[n].args:
+            uses[a] += 1
+            user[a] = nodes[n].op
+    flat = [1] * (root + 1)
+    total = 0
+    for n in reach:
+        node = nodes[n]
+        group = _GROUP.get("mul" if node.op == "pow" else node.op)
+        if group is None:
+            total += 1
+            continue
+        args = node.args[:1] if node.op == "pow" else node.args
+        flat[n] = sum(flat[a] if _GROUP.get(nodes[a].op) is group else 1 for a in args)
+        if n == root or uses[n] != 1 or user[n] not in group:  # not handed up: a node of its own
+            total += flat[n]
+    return total
+
+
 def _leaf_name(node: Any) -> str:
     attr = node.attr
     if isinstance(attr, str):

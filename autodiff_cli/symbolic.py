@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .algebra import canonical_form
+from .algebra import canonical_form, flat_size
 from .builder import Builder
 from .errors import UsageError
 from .grammar import _no_gc
@@ -251,38 +251,54 @@ def _canonical_program(program: Program, target: int, wrt: int) -> tuple[Program
 
 GROWTH = 5  # an order's formula is about this many times the size of the one before (measured)
 MAX_NODES = 50_000  # formula nodes an order may reach by default: it prints within seconds
+FLAT_PER_NODE = 4  # places a canonical form fills per formula node, at most about (measured: 3.7-3.9
+# for nestings, 1-3 for small formulas), so the estimate from flat_size errs towards allowing
 
 
+@_acyclic
 def nth_derivative(program: Program, target: int, wrt: list[tuple[str, int]], expand: bool = False,
                    max_nodes: int = MAX_NODES) -> Formula:
     """∂ⁿtarget/∂w1…∂wn: the first by the chain rule on the program, the rest on the formula.
-    Before each further order the size is estimated (GROWTH × the last); over `max_nodes`, a
-    refusal that says the estimate, the budget and the option that raises it."""
+    Before each further order the size is estimated (GROWTH × the last), and again once the
+    chain rule has run, from the places its canonical form would fill (algebra.flat_size);
+    over `max_nodes`, a refusal that says the estimate, the budget and the option that raises it."""
     (_, first), rest = wrt[0], wrt[1:]
     formula = derivative(program, target, first, expand=expand)
     for k, (name, _node) in enumerate(rest, start=2):
         size = formula.size()
         if GROWTH * size > max_nodes:
-            raise UsageError(
-                f"the derivative of order {k} would have about {GROWTH * size:,} formula nodes "
-                f"({GROWTH} × the {size:,} of order {k - 1}), over the budget of {max_nodes:,}: "
-                f"--max-nodes {GROWTH * size} raises it (it may take long); adiff run with grad() or "
-                "hessian() gives the value without the formula")
-        formula = differentiate(formula, name, expand)
+            raise _over_budget(k, GROWTH * size, f"{GROWTH} × the {size:,} of order {k - 1}", max_nodes)
+        graph, result = _chain_rule_on(formula, name)
+        estimate = flat_size(graph, result) // FLAT_PER_NODE
+        if estimate > max_nodes:  # sin(sin(…)) 500 deep: the square of the depth, 2 s and more
+            raise _over_budget(k, estimate, "its sums and products written out", max_nodes)
+        formula = canonical(graph, result, formula.labels, expand, formula.conditions)
     return formula
+
+
+def _over_budget(order: int, estimate: int, how: str, max_nodes: int) -> UsageError:
+    return UsageError(f"the derivative of order {order} would have about {estimate:,} formula nodes "
+                      f"({how}), over the budget of {max_nodes:,}: --max-nodes {estimate} raises it "
+                      "(it may take long); adiff run with grad() or hessian() gives the value without "
+                      "the formula")
 
 
 @_acyclic
 def differentiate(formula: Formula, wrt_name: str, expand: bool = False) -> Formula:
     """The derivative of a formula with respect to one of its inputs (for second order)."""
+    graph, result = _chain_rule_on(formula, wrt_name)
+    return canonical(graph, result, formula.labels, expand, formula.conditions)
+
+
+def _chain_rule_on(formula: Formula, wrt_name: str) -> tuple[Graph, int]:
+    """The reverse sweep on a formula's graph: the derivative's node, before its canonical form."""
     builder = Builder(formula.graph, simplify=False)
     graph = builder.graph
     top = formula.node
     exprs = [Sym(builder, i) for i in range(top + 1)]
     wrt = graph.add("input", (), wrt_name)
     adjoints = adjoint_expressions(graph, top, exprs, exprs, builder)
-    result = adjoints.get(wrt, builder.const(0.0))
-    return canonical(graph, result.id, formula.labels, expand, formula.conditions)
+    return graph, adjoints.get(wrt, builder.const(0.0)).id
 
 
 def derivative_in_program(graph: Graph, target: int, wrt: int) -> int:

@@ -1,6 +1,7 @@
 """What the symbolic derivative's speed-ups must not change: each table entry's own rule is
 used (rules are looked up once per entry, not per name), and the cycle collector, paused
-while a derivative is built, is left as it was found, also when the derivative fails."""
+while a derivative is built, is left as it was found, also when the derivative fails; and a
+higher order whose canonical form would grow as a square is refused before it is built."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import numpy as np
 import pytest
 
 from autodiff_cli import ops
+from autodiff_cli.errors import UsageError
 from autodiff_cli.ops import fn, op
 from autodiff_cli.parse import parse
-from autodiff_cli.symbolic import NoClosedForm, derivative, differentiate
+from autodiff_cli.symbolic import NoClosedForm, derivative, differentiate, nth_derivative
 
 
 def _erf(x):
@@ -64,3 +66,19 @@ def test_the_cycle_collector_is_left_as_it_was_found(enabled):
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_a_second_order_that_grows_as_the_square_is_refused_before_it_is_built(run):
+    # the second derivative of sin(sin(…x)) n deep has about n²/2 formula nodes in canonical form
+    # (flat products lose the prefixes the chain rule shares): 1,000 deep took 8 s; refused at once
+    code, out, err = run("diff", "sin(" * 1000 + "x" + ")" * 1000, "--order", "2")
+    assert (code, out) == (2, "")
+    assert "order 2 would have about" in err and "(its sums and products written out)" in err
+    assert "budget of 50,000" in err and "--max-nodes" in err
+    program = parse("sin(" * 100 + "x" + ")" * 100)
+    x = program.inputs["x"]
+    real = nth_derivative(program, program.target, [("x", x), ("x", x)]).size()
+    with pytest.raises(UsageError, match="would have about") as refused:
+        nth_derivative(program, program.target, [("x", x), ("x", x)], max_nodes=real // 2)
+    estimate = int(str(refused.value).split("about ")[1].split(" ")[0].replace(",", ""))
+    assert real // 2 < estimate <= real  # near the size it would have, and never above it
