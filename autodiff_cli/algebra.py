@@ -82,10 +82,21 @@ def _ipow(base: Any, k: int) -> Any:
     return number(Fraction(1) / Fraction(base) ** -k)
 
 
+class TooLarge(Exception):
+    """A store filled more places than its limit: a bound on the work, which grows as the square
+    of the depth where flat products write out the prefixes a chain rule shares."""
+
+    def __init__(self, places: int):
+        super().__init__(f"{places:,} places")
+        self.places = places
+
+
 class Store:
     """Hash-consed canonical expressions; `nodes[i]` is (kind, data), `keys[i]` its order key."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit  # places (a node, and each of its parts) the store may fill, if bounded
+        self.places = 0
         self.nodes: list[tuple[str, Any]] = []
         self.keys: list[tuple] = []
         self._digests: list[int] = []  # keys[i][4], at hand
@@ -111,6 +122,9 @@ class Store:
     def _new(self, kind: str, data: Any, index_key: Any, name: str, children: tuple[int, ...],
              text: str, number: Any = 0) -> int:
         """_make for an expression not in the store (the caller looked)."""
+        self.places += 1 + len(children)
+        if self.limit is not None and self.places > self.limit:
+            raise TooLarge(self.places)
         # the order key: kind, name, size, a short look at the first child, and a digest of the
         # whole (stable across runs: zlib's checksums, then the children's digests mixed in)
         seed = (kind, name, text)
@@ -666,35 +680,6 @@ def canonical(graph: Graph, root: int, store: Store | None = None) -> tuple[Stor
     return store, canon[root]
 
 
-def flat_size(graph: Graph, root: int) -> int:
-    """About how many places (terms, factors, other nodes) the canonical form of a graph's node
-    fills, counted in one pass without building it. Sums and products are flat there: a
-    product used as a factor of another is written out in it again, so a chain of products
-    that share their prefixes (the second derivative of a deep nesting) fills the square of
-    its length, where the graph itself is linear. A chain handed up whole counts once."""
-    nodes = graph.nodes
-    reach = sorted(graph.ancestors([root]))
-    uses = [0] * (root + 1)
-    user: list[str | None] = [None] * (root + 1)
-    for n in reach:
-        for a in nodes[n].args:
-            uses[a] += 1
-            user[a] = nodes[n].op
-    flat = [1] * (root + 1)
-    total = 0
-    for n in reach:
-        node = nodes[n]
-        group = _GROUP.get("mul" if node.op == "pow" else node.op)
-        if group is None:
-            total += 1
-            continue
-        args = node.args[:1] if node.op == "pow" else node.args
-        flat[n] = sum(flat[a] if _GROUP.get(nodes[a].op) is group else 1 for a in args)
-        if n == root or uses[n] != 1 or user[n] not in group:  # not handed up: a node of its own
-            total += flat[n]
-    return total
-
-
 def _leaf_name(node: Any) -> str:
     attr = node.attr
     if isinstance(attr, str):
@@ -879,10 +864,11 @@ def _pull_common(store: Store, i: int) -> int:
     return store.mul([*pulled, (inner, store.one), (store.num(content), store.one)])
 
 
-def canonical_form(graph: Graph, root: int, factor: bool = True, expand: bool = False) -> tuple[Store, int]:
+def canonical_form(graph: Graph, root: int, factor: bool = True, expand: bool = False,
+                   limit: int | None = None) -> tuple[Store, int]:
     """canonical(), then common factors pulled out (`factor`), or products of sums multiplied
-    out (`expand`: the expanded sum), or neither."""
-    store, i = canonical(graph, root)
+    out (`expand`: the expanded sum), or neither; past `limit` places, TooLarge."""
+    store, i = canonical(graph, root, Store(limit))
     if expand:
         return store, expand_products(store, i)
     return store, factor_common(store, i) if factor else i
